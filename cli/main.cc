@@ -1,0 +1,50 @@
+// The one `setpoint` binary: subcommands over the policy front end (and, later, the engine).
+#include <CLI/CLI.hpp>
+#include <iostream>
+
+#include "cli/commands.h"
+
+int main(int argc, char** argv) {
+  CLI::App app{"setpoint: safe, validated performance optimization policies"};
+  app.set_version_flag("--version", "setpoint 0.1.0");
+  app.require_subcommand(1);
+
+  setpoint::CheckCommand check;
+  auto* check_cmd = app.add_subcommand("check", "Check policy files for errors and warnings");
+  check_cmd->add_option("--format", check.format, "Output format")
+      ->check(CLI::IsMember({"text", "json"}))
+      ->default_str("text");
+  check_cmd
+      ->add_option("paths", check.paths, "Policy files, or directories searched for *.setpoint")
+      ->required();
+
+  setpoint::FmtCommand fmt;
+  auto* fmt_cmd = app.add_subcommand("fmt", "Rewrite policy files in the canonical layout");
+  fmt_cmd->add_flag("--check", fmt.check,
+                    "List files that are not formatted and exit 1; change nothing");
+  fmt_cmd->add_flag("--diff", fmt.diff,
+                    "Print what would change as a unified diff; change nothing");
+  fmt_cmd->add_option("paths", fmt.paths, "Policy files or directories; - formats standard input")
+      ->required();
+
+  setpoint::ListCommand list;
+  auto* list_cmd = app.add_subcommand("list", "Show what the policies in a set do");
+  list_cmd->add_option("paths", list.paths, "Policy files or directories")->required();
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForAllHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForVersion& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    app.exit(e);
+    return 2;
+  }
+  if (app.got_subcommand(check_cmd)) return setpoint::run_check(check);
+  if (app.got_subcommand(fmt_cmd)) return setpoint::run_fmt(fmt);
+  if (app.got_subcommand(list_cmd)) return setpoint::run_list(list);
+  return 2;
+}

@@ -1,0 +1,544 @@
+#include "grammar/ast_builder.h"
+
+#include <cctype>
+#include <cmath>
+#include <stdexcept>
+
+#include "grammar/literal.h"
+#include "grammar/rules.h"
+#include "grammar/spelling.h"
+
+namespace setpoint {
+namespace {
+
+class Builder {
+ public:
+  Builder(Module& module, Diagnostics& diags) : m_(module), diags_(diags) {}
+
+  void item(const ParseNode& n);
+  Clause clause(const ParseNode& n);
+
+ private:
+  Span span(const ParseNode& n) const {
+    return {static_cast<uint32_t>(n.m_begin.byte), static_cast<uint32_t>(n.m_end.byte)};
+  }
+  std::string_view text(const ParseNode& n) const {
+    return std::string_view(m_.file->text()).substr(n.m_begin.byte, n.m_end.byte - n.m_begin.byte);
+  }
+  ExprId push(Expr e) {
+    m_.exprs.push_back(std::move(e));
+    return static_cast<ExprId>(m_.exprs.size() - 1);
+  }
+  Span join(ExprId a, ExprId b) const { return {m_.exprs[a].span.begin, m_.exprs[b].span.end}; }
+
+  ExprId expr(const ParseNode& n);
+  ExprId sequence(const ParseNode& n, size_t first);
+  ExprId primary(const ParseNode& n);
+  ExprId number(const ParseNode& n);
+  NumberLiteral decode(Span span, std::string_view token);
+  ExprId string(const ParseNode& n);
+  ExprId named(const ParseNode& n);
+  void add_matchers(const ParseNode& list, Expr& e);
+  ExprId suffix(ExprId operand, const ParseNode& n);
+  ExprId tail(ExprId lhs, const ParseNode& n);
+  void labels(const ParseNode& list, std::vector<std::string_view>& out);
+
+  Duration duration(const ParseNode& number_node);
+  void count(const ParseNode& number_node, Clause& c);
+  void string_field(const ParseNode& n, Clause& c);
+  void action(const ParseNode& n, Clause& c);
+
+  Module& m_;
+  Diagnostics& diags_;
+};
+
+BinaryOp binary_op(std::string_view t) {
+  static const std::pair<std::string_view, BinaryOp> table[] = {
+      {"or", BinaryOp::Or}, {"and", BinaryOp::And}, {"unless", BinaryOp::Unless},
+      {"==", BinaryOp::Eq}, {"!=", BinaryOp::Ne},   {"<", BinaryOp::Lt},
+      {"<=", BinaryOp::Le}, {">", BinaryOp::Gt},    {">=", BinaryOp::Ge},
+      {"+", BinaryOp::Add}, {"-", BinaryOp::Sub},   {"*", BinaryOp::Mul},
+      {"/", BinaryOp::Div}, {"%", BinaryOp::Mod},   {"atan2", BinaryOp::Atan2},
+      {"^", BinaryOp::Pow},
+  };
+  for (const auto& [text, op] : table) {
+    if (text == t) return op;
+  }
+  return BinaryOp::Add;
+}
+
+// Decodes a number token, reporting what is wrong with it at the exact characters.
+NumberLiteral Builder::decode(Span span, std::string_view token) {
+  NumberLiteral lit = decode_number(token);
+  if (!lit.ok) {
+    uint32_t at = span.begin + static_cast<uint32_t>(lit.error_offset);
+    diags_.add(Code::BadNumber, m_.file.get(), {at, at + static_cast<uint32_t>(lit.error_length)},
+               lit.error, lit.hint);
+  }
+  return lit;
+}
+
+ExprId Builder::number(const ParseNode& n) {
+  Expr e;
+  e.kind = ExprKind::Number;
+  e.span = span(n);
+  e.text = text(n);
+  NumberLiteral lit = decode(e.span, e.text);
+  e.number = lit.value;
+  e.unit = lit.unit;
+  return push(std::move(e));
+}
+
+ExprId Builder::string(const ParseNode& n) {
+  Expr e;
+  e.kind = ExprKind::String;
+  e.span = span(n);
+  e.text = text(n);
+  StringLiteral lit = decode_string(e.text);
+  if (!lit.ok) {
+    uint32_t at = e.span.begin + static_cast<uint32_t>(lit.error_offset);
+    diags_.add(Code::BadEscape, m_.file.get(), {at, at + static_cast<uint32_t>(lit.error_length)},
+               lit.error,
+               "escapes are \\\\ \\\" \\' \\n \\t \\xHH \\uHHHH; raw `strings` take none");
+  }
+  e.string_value = std::move(lit.value);
+  return push(std::move(e));
+}
+
+void Builder::labels(const ParseNode& list, std::vector<std::string_view>& out) {
+  for (const auto& child : list.children) out.push_back(text(*child));
+}
+
+bool is_aggregation(std::string_view name) {
+  static const std::string_view ops[] = {"sum",   "avg",          "min",     "max",
+                                         "count", "count_values", "stddev",  "stdvar",
+                                         "group", "topk",         "bottomk", "quantile"};
+  for (auto op : ops) {
+    if (op == name) return true;
+  }
+  return false;
+}
+
+void Builder::add_matchers(const ParseNode& list, Expr& e) {
+  for (const auto& lm : list.children) {
+    Matcher matcher;
+    matcher.span = span(*lm);
+    matcher.label = text(*lm->children[0]);
+    std::string_view op = text(*lm->children[1]);
+    matcher.op = op == "="    ? MatchOp::Equal
+                 : op == "!=" ? MatchOp::NotEqual
+                 : op == "=~" ? MatchOp::Regex
+                              : MatchOp::NotRegex;
+    ExprId value = string(*lm->children[2]);
+    matcher.value = m_.exprs[value].string_value;
+    matcher.value_text = m_.exprs[value].text;
+    m_.exprs.pop_back();  // the value lives in the matcher, not as an expression
+    e.matchers.push_back(std::move(matcher));
+  }
+}
+
+// A name, alone (a let, knob or metric), with matchers (a selector), or with arguments (a call,
+// or an aggregation when the name is an aggregation operator).
+ExprId Builder::named(const ParseNode& n) {
+  Expr e;
+  e.span = span(n);
+  std::string_view t = text(n);
+  size_t length = 0;
+  while (length < t.size() && (std::isalnum(static_cast<unsigned char>(t[length])) ||
+                               t[length] == '_' || t[length] == ':'))
+    ++length;
+  e.text = t.substr(0, length);
+  e.kind = ExprKind::Name;
+  std::vector<ExprId> args;
+  for (const auto& child : n.children) {
+    if (child->is_type<rules::matchers>()) {
+      e.kind = ExprKind::Selector;
+      add_matchers(*child, e);
+    } else if (child->is_type<rules::grouping>()) {
+      e.grouping = text(*child->children[0]) == "by" ? Grouping::By : Grouping::Without;
+      e.trailing_grouping = e.kind != ExprKind::Name;
+      labels(*child->children[1], e.grouping_labels);
+    } else if (child->is_type<rules::call_arguments>()) {
+      e.kind = is_aggregation(e.text) ? ExprKind::Aggregate : ExprKind::Call;
+      for (const auto& arg : child->children) args.push_back(expr(*arg));
+    }
+  }
+  e.args = std::move(args);
+  return push(std::move(e));
+}
+
+ExprId Builder::suffix(ExprId operand, const ParseNode& n) {
+  Expr e;
+  e.lhs = operand;
+  e.span = {m_.exprs[operand].span.begin, static_cast<uint32_t>(n.m_end.byte)};
+  if (n.is_type<rules::range_suffix>()) {
+    Duration range = duration(*n.children[0]);
+    e.kind = ExprKind::Range;
+    e.number = range.seconds;
+    e.duration_text = range.text;
+    if (n.children.size() > 1) {
+      e.kind = ExprKind::Subquery;
+      if (n.children.size() > 2) {
+        Duration step = duration(*n.children[2]);
+        e.step = step.seconds;
+        e.step_text = step.text;
+      }
+    }
+  } else {  // offset_suffix
+    e.kind = ExprKind::Offset;
+    bool negative = n.children.size() > 1;
+    Duration d = duration(*n.children.back());
+    e.number = negative ? -d.seconds : d.seconds;
+    e.duration_text = d.text;
+  }
+  return push(std::move(e));
+}
+
+// `op [bool] [on(...) group_left(...)] rhs...`: the operator node, its modifiers, then the
+// right-hand side's own sequence.
+ExprId Builder::tail(ExprId lhs, const ParseNode& n) {
+  Expr e;
+  e.kind = ExprKind::Binary;
+  e.op = binary_op(text(*n.children[0]));
+  size_t i = 1;
+  if (i < n.children.size() && n.children[i]->is_type<rules::bool_modifier>()) {
+    e.bool_modifier = true;
+    ++i;
+  }
+  if (i < n.children.size() && n.children[i]->is_type<rules::vector_matching>()) {
+    const ParseNode& vm = *n.children[i++];
+    e.grouping = text(*vm.children[0]) == "on" ? Grouping::On : Grouping::Ignoring;
+    labels(*vm.children[1], e.grouping_labels);
+    if (vm.children.size() > 2) {
+      e.group_side = text(*vm.children[2]) == "group_left" ? GroupSide::Left : GroupSide::Right;
+      if (vm.children.size() > 3) labels(*vm.children[3], e.include_labels);
+    }
+  }
+  e.lhs = lhs;
+  e.rhs = sequence(n, i);
+  e.span = join(e.lhs, e.rhs);
+  return push(std::move(e));
+}
+
+// An operand followed by postfix suffixes and operator tails, folded from the left.
+ExprId Builder::sequence(const ParseNode& n, size_t first) {
+  ExprId current = kNoExpr;
+  for (size_t i = first; i < n.children.size(); ++i) {
+    const ParseNode& c = *n.children[i];
+    if (c.is_type<rules::range_suffix>() || c.is_type<rules::offset_suffix>()) {
+      current = suffix(current, c);
+    } else if (c.is_type<rules::or_tail>() || c.is_type<rules::and_tail>() ||
+               c.is_type<rules::cmp_tail>() || c.is_type<rules::add_tail>() ||
+               c.is_type<rules::mul_tail>() || c.is_type<rules::pow_tail>()) {
+      current = tail(current, c);
+    } else {
+      current = primary(c);
+    }
+  }
+  return current;
+}
+
+ExprId Builder::primary(const ParseNode& n) {
+  if (n.is_type<rules::number>()) return number(n);
+  if (n.is_type<rules::string_literal>()) return string(n);
+  if (n.is_type<rules::named_primary>()) return named(n);
+  if (n.is_type<rules::vector_selector>()) {
+    Expr e;
+    e.kind = ExprKind::Selector;
+    e.span = span(n);
+    add_matchers(n, e);
+    return push(std::move(e));
+  }
+  if (n.is_type<rules::baseline>()) {
+    Expr e;
+    e.kind = ExprKind::Baseline;
+    e.span = span(n);
+    e.text = text(n);
+    return push(std::move(e));
+  }
+  if (n.is_type<rules::paren_expr>()) {
+    Expr e;
+    e.kind = ExprKind::Paren;
+    e.span = span(n);
+    e.lhs = expr(*n.children[0]);
+    return push(std::move(e));
+  }
+  if (!n.is_type<rules::unary_neg>())
+    throw std::logic_error("unexpected parse node " + std::string(n.type));
+  // unary_neg: the operator, then its operand's sequence.
+  Expr e;
+  e.kind = ExprKind::Unary;
+  e.span = span(n);
+  e.op = text(*n.children[0]) == "-" ? BinaryOp::Sub : BinaryOp::Add;
+  e.lhs = sequence(n, 1);
+  return push(std::move(e));
+}
+
+ExprId Builder::expr(const ParseNode& n) { return sequence(n, 0); }
+
+Duration Builder::duration(const ParseNode& n) {
+  Duration d;
+  d.present = true;
+  d.span = span(n);
+  d.text = text(n);
+  NumberLiteral lit = decode(d.span, d.text);  // reports a malformed token itself
+  if (lit.ok && lit.unit != Unit::Seconds) {
+    std::string hint = lit.unit == Unit::None ? "add a unit: " + std::string(d.text) + "s or " +
+                                                    std::string(d.text) + "m"
+                                              : "durations look like 30s, 5m, 1h30m";
+    diags_.add(Code::ExpectedDuration, m_.file.get(), d.span,
+               "expected a duration, found the " + std::string(unit_name(lit.unit)) + " '" +
+                   std::string(d.text) + "'",
+               hint);
+  } else if (lit.ok && (lit.value < 0 || std::isnan(lit.value))) {
+    diags_.add(Code::ExpectedDuration, m_.file.get(), d.span, "a duration cannot be negative", "");
+  }
+  d.seconds = lit.ok ? lit.value : 0;
+  return d;
+}
+
+void Builder::count(const ParseNode& n, Clause& c) {
+  c.number_span = span(n);
+  c.number_text = text(n);
+  NumberLiteral lit = decode(c.number_span, c.number_text);
+  c.number = lit.value;
+  c.number_unit = lit.unit;
+}
+
+void Builder::string_field(const ParseNode& n, Clause& c) {
+  ExprId id = string(n);
+  c.string_text = m_.exprs[id].text;
+  c.string_value = m_.exprs[id].string_value;
+  c.string_span = m_.exprs[id].span;
+  m_.exprs.pop_back();
+}
+
+void Builder::action(const ParseNode& n, Clause& c) {
+  const ParseNode& body = *n.children[0];
+  if (body.is_type<rules::set_action>()) {
+    c.action = ActionKind::Set;
+    c.name = {text(*body.children[0]), span(*body.children[0])};
+    c.expr = expr(*body.children[1]);
+  } else if (body.is_type<rules::run_action>()) {
+    c.action = ActionKind::Run;
+    c.name = {text(*body.children[0]), span(*body.children[0])};
+    for (size_t i = 1; i < body.children.size(); ++i) {
+      const ParseNode& arg = *body.children[i];
+      Argument a;
+      if (arg.is_type<rules::named_argument>()) {
+        a.name = {text(*arg.children[0]), span(*arg.children[0])};
+        a.value = expr(*arg.children[1]);
+      } else {
+        a.value = expr(arg);
+      }
+      c.args.push_back(a);
+    }
+  } else if (body.is_type<rules::notify_action>()) {
+    c.action = ActionKind::Notify;
+    if (body.children.size() > 1) c.name = {text(*body.children[0]), span(*body.children[0])};
+    string_field(*body.children.back(), c);
+  } else {
+    c.action = ActionKind::RollbackAll;
+    c.duration = duration(*body.children[0]);
+  }
+}
+
+Clause Builder::clause(const ParseNode& n) {
+  Clause c;
+  c.span = span(n);
+  std::string_view t = text(n);
+  size_t keyword_length = 0;
+  while (
+      keyword_length < t.size() &&
+      (std::isalnum(static_cast<unsigned char>(t[keyword_length])) || t[keyword_length] == '_')) {
+    ++keyword_length;
+  }
+  c.keyword_span = {c.span.begin, c.span.begin + static_cast<uint32_t>(keyword_length)};
+  const auto& kids = n.children;
+  if (n.is_type<rules::description_clause>()) {
+    c.kind = ClauseKind::Description;
+    string_field(*kids[0], c);
+  } else if (n.is_type<rules::priority_clause>()) {
+    c.kind = ClauseKind::Priority;
+    count(*kids[0], c);
+  } else if (n.is_type<rules::mode_clause>()) {
+    c.kind = ClauseKind::Mode;
+    std::string_view v = text(*kids[0]);
+    c.mode = v == "auto" ? Mode::Auto : v == "propose" ? Mode::Propose : Mode::DryRun;
+  } else if (n.is_type<rules::trigger_clause>()) {
+    c.kind = ClauseKind::Trigger;
+    c.expr = expr(*kids[0]);
+    if (kids.size() > 1) c.duration = duration(*kids[1]);
+  } else if (n.is_type<rules::when_clause>()) {
+    c.kind = ClauseKind::When;
+    c.expr = expr(*kids[0]);
+  } else if (n.is_type<rules::during_clause>()) {
+    c.kind = ClauseKind::During;
+    string_field(*kids[0], c);
+  } else if (n.is_type<rules::action_clause>()) {
+    c.kind = ClauseKind::Action;
+    action(n, c);
+  } else if (n.is_type<rules::expect_clause>()) {
+    c.kind = ClauseKind::Expect;
+    c.expr = expr(*kids[0]);
+    c.direction = text(*kids[1]) == "decreases" ? Direction::Decreases : Direction::Increases;
+    count(*kids[2], c);
+    c.duration = duration(*kids[3]);
+  } else if (n.is_type<rules::rollback_clause>()) {
+    c.kind = ClauseKind::Rollback;
+    c.expr = expr(*kids[0]);
+  } else if (n.is_type<rules::cooldown_clause>()) {
+    c.kind = ClauseKind::Cooldown;
+    c.duration = duration(*kids[0]);
+  } else if (n.is_type<rules::limit_clause>()) {
+    c.kind = ClauseKind::Limit;
+    count(*kids[0], c);
+    c.duration = duration(*kids[1]);
+  } else if (n.is_type<rules::after_clause>()) {
+    c.kind = ClauseKind::After;
+    for (const auto& ref : kids) c.names.push_back({text(*ref), span(*ref)});
+  } else if (n.is_type<rules::quarantine_clause>()) {
+    c.kind = ClauseKind::Quarantine;
+    count(*kids[0], c);
+  } else {  // then_clause
+    c.kind = ClauseKind::Pause;
+    c.duration = duration(*kids[0]);
+  }
+  return c;
+}
+
+void Builder::item(const ParseNode& n) {
+  Item it;
+  it.span = span(n);
+  std::string_view t = text(n);
+  size_t keyword_length = t.find_first_of(" \t\r\n{#");
+  if (keyword_length == std::string_view::npos) keyword_length = t.size();
+  it.keyword_span = {it.span.begin, it.span.begin + static_cast<uint32_t>(keyword_length)};
+  if (!n.children.empty() && n.children[0]->is_type<rules::item_name>()) {
+    it.name = {text(*n.children[0]), span(*n.children[0])};
+  }
+  if (n.is_type<rules::let_item>()) {
+    it.kind = ItemKind::Let;
+    it.expr = expr(*n.children[1]);
+  } else if (n.is_type<rules::knob_item>()) {
+    it.kind = ItemKind::Knob;
+    const ParseNode& type = *n.children[1];
+    it.type_name = {text(type), span(type)};
+    static const std::pair<std::string_view, KnobType> types[] = {
+        {"int", KnobType::Int},           {"float", KnobType::Float},
+        {"duration", KnobType::Duration}, {"bytes", KnobType::Bytes},
+        {"percent", KnobType::Percent},
+    };
+    bool known = false;
+    for (const auto& [name, kt] : types) {
+      if (name == it.type_name.text) {
+        it.knob_type = kt;
+        known = true;
+      }
+    }
+    if (!known) {
+      std::string hint =
+          did_you_mean(it.type_name.text, {"int", "float", "duration", "bytes", "percent"});
+      diags_.add(Code::UnknownKnobType, m_.file.get(), it.type_name.span,
+                 "unknown knob type '" + std::string(it.type_name.text) + "'",
+                 hint.empty() ? "the types are int, float, duration, bytes and percent" : hint);
+    }
+    auto bound = [&](const ParseNode& b) {
+      ExprId value = number(*b.children.back());
+      if (b.children.size() == 1) return value;
+      Expr neg;
+      neg.kind = ExprKind::Unary;
+      neg.op = BinaryOp::Sub;
+      neg.lhs = value;
+      neg.span = span(b);
+      return push(std::move(neg));
+    };
+    it.min = bound(*n.children[2]);
+    it.max = bound(*n.children[3]);
+  } else {  // block_header
+    std::string_view keyword = text(n).substr(0, it.keyword_span.end - it.keyword_span.begin);
+    it.kind = keyword == "policy"      ? ItemKind::Policy
+              : keyword == "emergency" ? ItemKind::Emergency
+                                       : ItemKind::Defaults;
+  }
+  m_.items.push_back(std::move(it));
+}
+
+}  // namespace
+
+namespace {
+
+// One free list per thread; blocks are kept for reuse, bounded by the largest item parsed.
+struct NodeFreeList {
+  struct Slot {
+    Slot* next;
+  };
+  Slot* head = nullptr;
+  std::vector<std::unique_ptr<unsigned char[]>> blocks;
+};
+thread_local NodeFreeList free_nodes;
+constexpr size_t kNodesPerBlock = 1024;
+
+}  // namespace
+
+void* ParseNode::operator new(std::size_t size) {
+  if (size != sizeof(ParseNode)) return ::operator new(size);
+  NodeFreeList& f = free_nodes;
+  if (!f.head) {
+    constexpr size_t stride = (sizeof(ParseNode) + alignof(std::max_align_t) - 1) /
+                              alignof(std::max_align_t) * alignof(std::max_align_t);
+    f.blocks.push_back(std::make_unique<unsigned char[]>(stride * kNodesPerBlock));
+    unsigned char* base = f.blocks.back().get();
+    for (size_t i = 0; i < kNodesPerBlock; ++i) {
+      auto* slot = reinterpret_cast<NodeFreeList::Slot*>(base + i * stride);
+      slot->next = f.head;
+      f.head = slot;
+    }
+  }
+  NodeFreeList::Slot* slot = f.head;
+  f.head = slot->next;
+  return slot;
+}
+
+void ParseNode::operator delete(void* p, std::size_t size) noexcept {
+  if (!p) return;
+  if (size != sizeof(ParseNode)) {
+    ::operator delete(p);
+    return;
+  }
+  auto* slot = static_cast<NodeFreeList::Slot*>(p);
+  slot->next = free_nodes.head;
+  free_nodes.head = slot;
+}
+
+void build_item(const ParseNode& item, Module& module, Diagnostics& diagnostics) {
+  Builder(module, diagnostics).item(item);
+}
+
+void build_clause(const ParseNode& clause, Module& module, Diagnostics& diagnostics) {
+  Clause c = Builder(module, diagnostics).clause(clause);
+  module.items.back().clauses.push_back(std::move(c));
+}
+
+const char* binary_op_text(BinaryOp op) {
+  static const char* const names[] = {"or", "and", "unless", "==", "!=", "<", "<=",    ">",
+                                      ">=", "+",   "-",      "*",  "/",  "%", "atan2", "^"};
+  return names[static_cast<size_t>(op)];
+}
+
+bool is_comparison(BinaryOp op) { return op >= BinaryOp::Eq && op <= BinaryOp::Ge; }
+bool is_set_operator(BinaryOp op) { return op <= BinaryOp::Unless; }
+
+const char* knob_type_name(KnobType type) {
+  static const char* const names[] = {"int", "float", "duration", "bytes", "percent"};
+  return names[static_cast<size_t>(type)];
+}
+
+const char* clause_keyword(ClauseKind kind) {
+  static const char* const names[] = {
+      "description", "priority", "mode",     "trigger", "when",  "during",     "action",
+      "expect",      "rollback", "cooldown", "limit",   "after", "quarantine", "then"};
+  return names[static_cast<size_t>(kind)];
+}
+
+}  // namespace setpoint

@@ -1,0 +1,30 @@
+// The `during` time window: "Mon-Fri 01:00-05:00 Europe/Berlin". Days are optional (every day),
+// the zone is optional (UTC); an end before the start wraps past midnight.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+namespace setpoint {
+
+struct TimeWindow {
+  uint8_t days = 0x7F;   // bit 0 = Monday ... bit 6 = Sunday
+  int start_minute = 0;  // minutes after local midnight
+  int end_minute = 0;    // exclusive; may be <= start_minute (wraps past midnight)
+  std::string zone = "UTC";
+  size_t zone_offset = 0;  // where the zone name starts in the text, for diagnostics
+};
+
+struct TimeWindowResult {
+  bool ok = false;
+  TimeWindow window;
+  size_t error_offset = 0;  // into the text, when !ok
+  size_t error_length = 0;
+  std::string error;
+  std::string hint;
+};
+
+TimeWindowResult parse_time_window(std::string_view text);
+
+}  // namespace setpoint

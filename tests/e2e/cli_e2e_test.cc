@@ -1,0 +1,146 @@
+// The real binary, as a user runs it: exit codes, output formats, and files on disk.
+#include <catch2/catch.hpp>
+#include <nlohmann/json.hpp>
+
+#include "support/fixtures.h"
+#include "support/process.h"
+
+using namespace setpoint::test;
+
+namespace {
+
+const char* kGood =
+    "let p95 = quantile_over_time(0.95, http_request_duration_seconds[5m])\n"
+    "knob cache_ttl : duration in 0s..1h\n"
+    "\n"
+    "policy cache {\n"
+    "  trigger p95 > 500ms for 5m\n"
+    "  action set cache_ttl = 5m\n"
+    "  expect p95 decreases by 20% within 10m\n"
+    "}\n";
+
+}  // namespace
+
+TEST_CASE("check exits 0 on clean policies and says what it checked") {
+  TempDir dir;
+  write_text(dir.file("a.setpoint"), kGood);
+  ProcessResult r = run_setpoint({"check", dir.path()});
+  CHECK(r.exit_code == 0);
+  CHECK(r.out == "checked 1 file: 0 errors, 0 warnings\n");
+}
+
+TEST_CASE("check exits 1 on errors and prints file:line:col, the line, a caret and a hint") {
+  TempDir dir;
+  std::string text = kGood;
+  text.replace(text.find("set cache_ttl"), 13, "set cache_tl");
+  write_text(dir.file("a.setpoint"), text);
+  ProcessResult r = run_setpoint({"check", dir.file("a.setpoint")});
+  CHECK(r.exit_code == 1);
+  CHECK(r.out == dir.file("a.setpoint") +
+                     ":6:14: error[E0201]: unknown knob 'cache_tl'\n"
+                     " 6 |   action set cache_tl = 5m\n"
+                     "   |              ^^^^^^^^\n"
+                     " = hint: did you mean 'cache_ttl'?\n"
+                     "\n"
+                     "checked 1 file: 1 error, 0 warnings\n");
+}
+
+TEST_CASE("check --format json prints one array with positions from 1") {
+  TempDir dir;
+  write_text(dir.file("a.setpoint"), "let x = rate(y)\n");
+  ProcessResult r = run_setpoint({"check", "--format", "json", dir.path()});
+  CHECK(r.exit_code == 1);
+  auto json = nlohmann::json::parse(r.out);
+  REQUIRE(json.is_array());
+  REQUIRE(json.size() == 1);
+  CHECK(json[0] ==
+        nlohmann::json{
+            {"file", dir.file("a.setpoint")},
+            {"line", 1},
+            {"column", 14},
+            {"end_line", 1},
+            {"end_column", 15},
+            {"severity", "error"},
+            {"code", "E0301"},
+            {"message", "rate() needs a range vector as argument 1, found an instant vector"},
+            {"hint", "add a range to the selector, as in rate(metric[5m])"}});
+}
+
+TEST_CASE("check exits 2 for usage and I/O errors") {
+  CHECK(run_setpoint({"check"}).exit_code == 2);
+  CHECK(run_setpoint({"check", "--format", "xml", "x"}).exit_code == 2);
+  ProcessResult r = run_setpoint({"check", "/nonexistent/policies"});
+  CHECK(r.exit_code == 2);
+  CHECK(r.err == "setpoint: /nonexistent/policies: no such file or directory\n");
+  CHECK(run_setpoint({"frobnicate"}).exit_code == 2);
+}
+
+TEST_CASE("fmt rewrites a file in place, and a second run changes nothing") {
+  TempDir dir;
+  std::string path = dir.file("a.setpoint");
+  write_text(path, "let   x=rate(y[5m])  # why\n");
+  ProcessResult r = run_setpoint({"fmt", path});
+  CHECK(r.exit_code == 0);
+  CHECK(read_text(path) == "let x = rate(y[5m])  # why\n");
+  CHECK(run_setpoint({"fmt", "--check", path}).exit_code == 0);
+}
+
+TEST_CASE("fmt --check lists files that would change and changes nothing") {
+  TempDir dir;
+  write_text(dir.file("ugly.setpoint"), "let x=1\n");
+  write_text(dir.file("fine.setpoint"), "let x = 1\n");
+  ProcessResult r = run_setpoint({"fmt", "--check", dir.path()});
+  CHECK(r.exit_code == 1);
+  CHECK(r.out == dir.file("ugly.setpoint") + "\n");
+  CHECK(read_text(dir.file("ugly.setpoint")) == "let x=1\n");
+}
+
+TEST_CASE("fmt --diff prints a unified diff and changes nothing") {
+  TempDir dir;
+  write_text(dir.file("a.setpoint"), "let a = 1\nlet x=1\n");
+  ProcessResult r = run_setpoint({"fmt", "--diff", dir.file("a.setpoint")});
+  CHECK(r.exit_code == 0);
+  CHECK(r.out == "--- " + dir.file("a.setpoint") + "\n+++ " + dir.file("a.setpoint") +
+                     " (formatted)\n"
+                     "@@ -1,2 +1,2 @@\n let a = 1\n-let x=1\n+let x = 1\n");
+  CHECK(read_text(dir.file("a.setpoint")) == "let a = 1\nlet x=1\n");
+}
+
+TEST_CASE("fmt leaves a file that does not parse untouched and says why") {
+  TempDir dir;
+  write_text(dir.file("a.setpoint"), "let x = (1\n");
+  ProcessResult r = run_setpoint({"fmt", dir.file("a.setpoint")});
+  CHECK(r.exit_code == 1);
+  CHECK(r.err.find("error[E0100]: expected ')', found end of file") != std::string::npos);
+  CHECK(r.err.find("not formatted because it does not parse") != std::string::npos);
+  CHECK(read_text(dir.file("a.setpoint")) == "let x = (1\n");
+}
+
+TEST_CASE("fmt - formats standard input to standard output") {
+  ProcessResult r = run_setpoint({"fmt", "-"}, "let x=1 # c\n");
+  CHECK(r.exit_code == 0);
+  CHECK(r.out == "let x = 1  # c\n");
+}
+
+TEST_CASE("the shipped policy library checks clean and is formatted") {
+  ProcessResult check = run_setpoint({"check", source_path("policies")});
+  INFO(check.out);
+  CHECK(check.exit_code == 0);
+  CHECK(check.out.find("0 errors, 0 warnings") != std::string::npos);
+  CHECK(run_setpoint({"fmt", "--check", source_path("policies")}).exit_code == 0);
+}
+
+TEST_CASE("list shows each policy's trigger, actions and expectations") {
+  TempDir dir;
+  write_text(dir.file("a.setpoint"), kGood);
+  ProcessResult r = run_setpoint({"list", dir.path()});
+  CHECK(r.exit_code == 0);
+  CHECK(r.out == dir.file("a.setpoint") +
+                     "\n"
+                     "  knob cache_ttl : duration in 0s..1h\n"
+                     "  policy cache  (priority 0, mode auto)\n"
+                     "    trigger     p95 > 500ms for 5m\n"
+                     "    action      set cache_ttl = 5m\n"
+                     "    expect      p95 decreases by 20% within 10m\n"
+                     "1 files, 1 policies, 0 emergencies\n");
+}

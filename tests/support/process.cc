@@ -1,0 +1,81 @@
+#include "support/process.h"
+
+#include <poll.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <stdexcept>
+
+extern char** environ;
+
+namespace setpoint::test {
+
+ProcessResult run_process(const std::vector<std::string>& argv, const std::string& input) {
+  int in[2], out[2], err[2];
+  if (pipe(in) || pipe(out) || pipe(err)) throw std::runtime_error("pipe failed");
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_adddup2(&actions, in[0], 0);
+  posix_spawn_file_actions_adddup2(&actions, out[1], 1);
+  posix_spawn_file_actions_adddup2(&actions, err[1], 2);
+  for (int fd : {in[0], in[1], out[0], out[1], err[0], err[1]})
+    posix_spawn_file_actions_addclose(&actions, fd);
+  std::vector<char*> args;
+  for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+  args.push_back(nullptr);
+  pid_t pid;
+  int rc = posix_spawn(&pid, args[0], &actions, nullptr, args.data(), environ);
+  posix_spawn_file_actions_destroy(&actions);
+  close(in[0]);
+  close(out[1]);
+  close(err[1]);
+  if (rc != 0) throw std::runtime_error("cannot start " + argv[0]);
+
+  ProcessResult result;
+  size_t written = 0;
+  if (input.empty()) {
+    close(in[1]);
+    in[1] = -1;
+  }
+  pollfd fds[3] = {{out[0], POLLIN, 0}, {err[0], POLLIN, 0}, {in[1], POLLOUT, 0}};
+  int open_reads = 2;
+  while (open_reads > 0) {
+    int n = poll(fds, in[1] >= 0 ? 3 : 2, -1);
+    if (n < 0 && errno == EINTR) continue;
+    for (int k = 0; k < 2; ++k) {
+      if (fds[k].fd >= 0 && (fds[k].revents & (POLLIN | POLLHUP))) {
+        char buf[65536];
+        ssize_t got = read(fds[k].fd, buf, sizeof buf);
+        if (got > 0) {
+          (k == 0 ? result.out : result.err).append(buf, static_cast<size_t>(got));
+        } else {
+          close(fds[k].fd);
+          fds[k].fd = -1;
+          --open_reads;
+        }
+      }
+    }
+    if (in[1] >= 0 && (fds[2].revents & (POLLOUT | POLLERR | POLLHUP))) {
+      ssize_t put = write(in[1], input.data() + written, input.size() - written);
+      if (put > 0) written += static_cast<size_t>(put);
+      if (put <= 0 || written == input.size()) {
+        close(in[1]);
+        in[1] = -1;
+      }
+    }
+  }
+  if (in[1] >= 0) close(in[1]);
+  int status = 0;
+  waitpid(pid, &status, 0);
+  result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  return result;
+}
+
+ProcessResult run_setpoint(std::vector<std::string> args, const std::string& input) {
+  args.insert(args.begin(), SETPOINT_BINARY);
+  return run_process(args, input);
+}
+
+}  // namespace setpoint::test
