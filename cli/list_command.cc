@@ -10,6 +10,14 @@
 namespace setpoint {
 namespace {
 
+const char* mode_name(Mode mode) {
+  return mode == Mode::Auto ? "auto" : mode == Mode::Propose ? "propose" : "dry-run";
+}
+
+std::string count(size_t n, const char* one, const char* many) {
+  return std::to_string(n) + " " + (n == 1 ? one : many);
+}
+
 void print_clause_line(const Module& m, const Clause& c, const char* note = "") {
   std::string body;
   switch (c.kind) {
@@ -100,11 +108,14 @@ int run_list(const ListCommand& cmd) {
     for (const Item& it : m.items) {
       if (it.kind != ItemKind::Policy && it.kind != ItemKind::Emergency) continue;
       (it.kind == ItemKind::Policy ? policies : emergencies)++;
+      // A policy's own mode wins; otherwise its file's defaults decide; otherwise auto.
       std::string mode = "auto", priority = "0";
-      for (const Clause& c : it.clauses) {
-        if (c.kind == ClauseKind::Mode)
-          mode = c.mode == Mode::Auto ? "auto" : c.mode == Mode::Propose ? "propose" : "dry-run";
-        if (c.kind == ClauseKind::Priority) priority = std::string(c.number_text);
+      for (const Item* source : {defaults, &it}) {
+        if (!source || (source == defaults && it.kind != ItemKind::Policy)) continue;
+        for (const Clause& c : source->clauses) {
+          if (c.kind == ClauseKind::Mode) mode = mode_name(c.mode);
+          if (c.kind == ClauseKind::Priority) priority = std::string(c.number_text);
+        }
       }
       std::cout << "  " << (it.kind == ItemKind::Policy ? "policy " : "emergency ") << it.name.text
                 << "  (priority " << priority << ", mode " << mode << ")\n";
@@ -116,8 +127,9 @@ int run_list(const ListCommand& cmd) {
       }
     }
   }
-  std::cout << set.modules.size() << " files, " << policies << " policies, " << emergencies
-            << " emergencies\n";
+  std::cout << count(set.modules.size(), "file", "files") << ", "
+            << count(policies, "policy", "policies") << ", "
+            << count(emergencies, "emergency", "emergencies") << "\n";
   return 0;
 }
 

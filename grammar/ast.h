@@ -104,6 +104,7 @@ struct Duration {
   std::string_view text;
   Span span;
   bool present = false;
+  bool valid = false;  // decoded to a non-negative duration (errors are reported when not)
 };
 
 enum class ClauseKind : uint8_t {

@@ -150,11 +150,19 @@ ExprId Builder::named(const ParseNode& n) {
   e.text = t.substr(0, length);
   e.kind = ExprKind::Name;
   std::vector<ExprId> args;
+  Span grouping_span;
   for (const auto& child : n.children) {
     if (child->is_type<rules::matchers>()) {
       e.kind = ExprKind::Selector;
       add_matchers(*child, e);
     } else if (child->is_type<rules::grouping>()) {
+      if (e.grouping != Grouping::None) {
+        diags_.add(Code::BadModifier, m_.file.get(), span(*child),
+                   "an aggregation takes one 'by' or 'without' clause",
+                   "write it once, before or after the arguments");
+        continue;
+      }
+      grouping_span = span(*child);
       e.grouping = text(*child->children[0]) == "by" ? Grouping::By : Grouping::Without;
       e.trailing_grouping = e.kind != ExprKind::Name;
       labels(*child->children[1], e.grouping_labels);
@@ -164,6 +172,12 @@ ExprId Builder::named(const ParseNode& n) {
     }
   }
   e.args = std::move(args);
+  if (e.grouping != Grouping::None && e.kind != ExprKind::Aggregate) {
+    diags_.add(Code::BadModifier, m_.file.get(), grouping_span,
+               "'" + std::string(e.grouping == Grouping::By ? "by" : "without") +
+                   "' only applies to aggregation operators such as sum or avg",
+               "");
+  }
   return push(std::move(e));
 }
 
@@ -283,9 +297,10 @@ Duration Builder::duration(const ParseNode& n) {
   d.text = text(n);
   NumberLiteral lit = decode(d.span, d.text);  // reports a malformed token itself
   if (lit.ok && lit.unit != Unit::Seconds) {
-    std::string hint = lit.unit == Unit::None ? "add a unit: " + std::string(d.text) + "s or " +
-                                                    std::string(d.text) + "m"
-                                              : "durations look like 30s, 5m, 1h30m";
+    bool plain = lit.unit == Unit::None && std::isfinite(lit.value);
+    std::string hint =
+        plain ? "add a unit: " + std::string(d.text) + "s or " + std::string(d.text) + "m"
+              : "durations look like 30s, 5m, 1h30m";
     diags_.add(Code::ExpectedDuration, m_.file.get(), d.span,
                "expected a duration, found the " + std::string(unit_name(lit.unit)) + " '" +
                    std::string(d.text) + "'",
@@ -294,6 +309,7 @@ Duration Builder::duration(const ParseNode& n) {
     diags_.add(Code::ExpectedDuration, m_.file.get(), d.span, "a duration cannot be negative", "");
   }
   d.seconds = lit.ok ? lit.value : 0;
+  d.valid = lit.ok && lit.unit == Unit::Seconds && lit.value >= 0;
   return d;
 }
 

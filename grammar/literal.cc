@@ -152,6 +152,11 @@ NumberLiteral decode_number(std::string_view s) {
       std::string_view suffix = s.substr(pos, end - pos);
       if (suffix.empty())
         return fail(pos, s.size() - pos, "a number in a compound duration needs a unit");
+      if (suffix[0] == '%') {
+        return fail(pos, 1, "a percentage ends at '%'",
+                    "for the modulo operator, put spaces around it: " +
+                        std::string(s.substr(0, pos)) + " % " + std::string(s.substr(pos + 1)));
+      }
       return fail(pos, suffix.size(), "unknown unit '" + std::string(suffix) + "'",
                   suffix_hint(suffix));
     }

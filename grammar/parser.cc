@@ -125,6 +125,31 @@ uint32_t end_of_previous_code(const std::string& text, size_t offset) {
   return 0;
 }
 
+// The opening quote of the string still open at `offset`, found by reading its line the way
+// the grammar does.
+size_t open_quote(const std::string& text, size_t offset) {
+  size_t line = text.rfind('\n', offset == 0 ? 0 : offset - 1);
+  size_t i = line == std::string::npos ? 0 : line + 1;
+  size_t open = offset;
+  char quote = 0;
+  for (; i < offset && i < text.size(); ++i) {
+    char c = text[i];
+    if (quote) {
+      if (c == '\\' && quote != '`') {
+        ++i;
+      } else if (c == quote) {
+        quote = 0;
+      }
+    } else if (c == '#') {
+      break;
+    } else if (c == '"' || c == '\'' || c == '`') {
+      quote = c;
+      open = i;
+    }
+  }
+  return quote ? open : offset;
+}
+
 std::string describe_token(const std::string& text, Span token) {
   if (token.begin >= text.size()) return "end of file";
   return "'" + text.substr(token.begin, token.end - token.begin) + "'";
@@ -141,7 +166,7 @@ void report(const SyntaxError& e, const SourceFile& file, size_t item_start, Dia
     case Code::UnterminatedString: {
       size_t line_end = text.find('\n', e.offset);
       if (line_end == std::string::npos) line_end = text.size();
-      span = {static_cast<uint32_t>(e.offset - 1), static_cast<uint32_t>(line_end)};
+      span = {static_cast<uint32_t>(open_quote(text, e.offset)), static_cast<uint32_t>(line_end)};
       break;
     }
     case Code::UnknownClause:
@@ -187,15 +212,18 @@ void report_too_deep(const SourceFile& file, size_t at, Diagnostics& diags) {
             "name inner parts with `let` to flatten it");
 }
 
+// A line that may start a clause: a clause keyword or a misspelling of one (so that its own
+// E0103 is reported), a '}', or a top-level item.
 bool starts_clause_or_close(const std::string& text, size_t pos) {
   if (pos < text.size() && text[pos] == '}') return true;
+  if (starts_top_item(text, pos)) return true;
+  Span word = token_at(text, pos);
+  if (word.begin == word.end || !is_ident_char(text[word.begin])) return false;
+  std::string_view w(text.data() + word.begin, word.end - word.begin);
   for (std::string_view k : kClauseKeywords) {
-    if (text.compare(pos, k.size(), k) == 0 &&
-        (pos + k.size() >= text.size() || !is_ident_char(text[pos + k.size()]))) {
-      return true;
-    }
+    if (w == k) return true;
   }
-  return starts_top_item(text, pos);
+  return w.size() >= 4 && !closest_match(w, kClauseKeywords).empty();
 }
 
 // After an error in a clause: the first line after the error's whose first word starts a
@@ -288,7 +316,8 @@ Module parse_module(std::shared_ptr<const SourceFile> file, Diagnostics& diags,
   }
   module.comments = scan_comments(text);
 
-  size_t pos = 0;
+  // A UTF-8 byte-order mark, as some editors write, is not part of the policy.
+  size_t pos = text.compare(0, 3, "\xEF\xBB\xBF") == 0 ? 3 : 0;
   while (true) {
     pos = skip_space_and_comments(text, pos);
     if (pos >= text.size()) break;

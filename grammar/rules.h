@@ -291,9 +291,12 @@ struct knob_bound : seq<opt<knob_sign, _>, number> {};
 struct range_dots : TAO_PEGTL_STRING("..") {};
 struct knob_bounds : seq<kw_in, _, must<knob_bound>, _, must<range_dots>, _, must<knob_bound>> {};
 
-struct let_item : seq<kw_let, _, must<item_name>, _, must<equals>, _, must<expression>> {};
+// Lets and knobs are used inside expressions, where reserved words cannot stand as names.
+struct value_name : seq<not_at<reserved>, item_name> {};
+struct let_item : seq<kw_let, _, must<value_name>, _, must<equals>, _, must<expression>> {};
 struct knob_item
-    : seq<kw_knob, _, must<item_name>, _, must<colon>, _, must<knob_type>, _, must<knob_bounds>> {};
+    : seq<kw_knob, _, must<value_name>, _, must<colon>, _, must<knob_type>, _, must<knob_bounds>> {
+};
 // A block is parsed as its header, then clause by clause (see parser.cc), so that an error in
 // one clause does not hide the errors, or the checks, of the others.
 struct block_keyword : sor<kw_policy, kw_emergency, kw_defaults> {};

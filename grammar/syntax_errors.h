@@ -96,6 +96,9 @@ SETPOINT_SYNTAX_ERROR(open_block, Syntax, "expected '{'",
                       "a block looks like `policy name { ... }`");
 SETPOINT_SYNTAX_ERROR(item_name, Syntax, "expected a name",
                       "names start with a letter or '_' and go on with letters, digits and '_'");
+SETPOINT_SYNTAX_ERROR(value_name, Syntax, "expected a name that is not a reserved word",
+                      "lets and knobs are used in expressions, where words such as for, by, offset "
+                      "and limit are reserved");
 SETPOINT_SYNTAX_ERROR(colon, Syntax, "expected ':' and a type after the knob name",
                       "write `knob cache_ttl : duration in 0s..1h`");
 SETPOINT_SYNTAX_ERROR(knob_type, Syntax, "expected a knob type",

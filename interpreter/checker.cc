@@ -13,10 +13,18 @@ namespace {
 
 std::string quoted(std::string_view s) { return "'" + std::string(s) + "'"; }
 
+// 1000000 rather than 1e+06.
 std::string format_number(double v) {
+  if (v == std::floor(v) && std::abs(v) < 1e15) return std::to_string(static_cast<long long>(v));
   std::ostringstream s;
   s << v;
   return s.str();
+}
+
+// "an int knob", "a duration knob".
+std::string knob_kind(KnobType type) {
+  std::string name = knob_type_name(type);
+  return (type == KnobType::Int ? "an " : "a ") + name + " knob";
 }
 
 // What each kind of block accepts, and how often.
@@ -199,7 +207,7 @@ void Checker::check_knob(uint32_t m, const Item& it) {
     if (lit->unit != want && !bare_zero) {
       ctx_.diags.add(
           Code::KnobUnit, ctx_.file(m), lit->span,
-          std::string("a ") + knob_type_name(it.knob_type) + " knob needs " +
+          knob_kind(it.knob_type) + " needs " +
               (want == Unit::None ? "plain numbers" : std::string(unit_name(want)) + "s") +
               " as bounds, found " + quoted(lit->text),
           want == Unit::Seconds   ? "write durations such as 0s..1h"
@@ -260,20 +268,18 @@ void Checker::check_knob_literal(uint32_t m, const KnobInfo& knob, ExprId id, co
               : knob.type == KnobType::Percent ? Unit::Percent
                                                : Unit::None;
   const Expr& whole = mod.expr(id);
-  if (lit->unit != want && !(lit->unit == Unit::None && value == 0) &&
-      !(knob.type == KnobType::Percent && lit->unit == Unit::None && std::abs(value) <= 1)) {
-    ctx_.diags.add(
-        Code::KnobUnit, ctx_.file(m), whole.span,
-        std::string(role) + " " + quoted(mod.file->slice(whole.span)) + " is " +
-            (lit->unit == Unit::None ? "a plain number"
-                                     : std::string("a ") + unit_name(lit->unit)) +
-            ", but " + quoted(knob.name) + " is a " + knob_type_name(knob.type) + " knob",
-        want == Unit::None
-            ? "write a plain number"
-            : "write it with a unit, such as " + std::string(mod.file->slice(lit->span)) +
-                  (want == Unit::Seconds ? "s"
-                   : want == Unit::Bytes ? "MiB"
-                                         : "%"));
+  if (lit->unit != want && !(lit->unit == Unit::None && value == 0)) {
+    ctx_.diags.add(Code::KnobUnit, ctx_.file(m), whole.span,
+                   std::string(role) + " " + quoted(mod.file->slice(whole.span)) + " is " +
+                       (lit->unit == Unit::None ? "a plain number"
+                                                : std::string("a ") + unit_name(lit->unit)) +
+                       ", but " + quoted(knob.name) + " is " + knob_kind(knob.type),
+                   want == Unit::None ? "write a plain number"
+                                      : "write it with a unit, such as " +
+                                            std::string(mod.file->slice(lit->span)) +
+                                            (want == Unit::Seconds ? "s"
+                                             : want == Unit::Bytes ? "MiB"
+                                                                   : "%"));
     return;
   }
   if (knob.type == KnobType::Int && value != std::floor(value)) {
@@ -327,11 +333,12 @@ void Checker::check_set(uint32_t m, const Clause& c) {
              : knob.type == KnobType::Bytes   ? Dim::Bytes
              : knob.type == KnobType::Percent ? Dim::Ratio
                                               : Dim::Plain;
-  bool physical = value.dim == Dim::Seconds || value.dim == Dim::Bytes || value.dim == Dim::Ratio;
+  bool physical = value.dim == Dim::Seconds || value.dim == Dim::Bytes || value.dim == Dim::Ratio ||
+                  value.dim == Dim::PerSecond;
   if (physical && value.dim != want) {
     ctx_.diags.add(Code::KnobUnit, ctx_.file(m), mod.expr(c.expr).span,
                    std::string("this value is a ") + dim_name(value.dim) + ", but " +
-                       quoted(knob.name) + " is a " + knob_type_name(knob.type) + " knob",
+                       quoted(knob.name) + " is " + knob_kind(knob.type),
                    "");
   }
   // The bounds of a clamp around the value must lie within the knob's own.
@@ -490,7 +497,7 @@ void Checker::check_block(uint32_t m, const Item& it) {
           .notes.push_back({ctx_.file(m), seen[k]->keyword_span, "first given here"});
     }
     if (!seen[k]) seen[k] = &c;
-    check_clause(m, it, c);
+    if (rule.allowed) check_clause(m, it, c);  // a clause out of place is reported once
   }
   // A block with a clause that did not parse may well have its trigger or action in that clause.
   if (it.kind == ItemKind::Defaults || it.broken) return;
@@ -500,7 +507,9 @@ void Checker::check_block(uint32_t m, const Item& it) {
     ctx_.diags.add(Code::MissingClause, ctx_.file(m), it.name.span,
                    std::string(what) + " " + quoted(it.name.text) + " has no trigger",
                    "say when it acts: `trigger p95_latency > 500ms for 5m`");
-  } else if (!seen[static_cast<size_t>(ClauseKind::Trigger)]->duration.present) {
+  } else if (!seen[static_cast<size_t>(ClauseKind::Trigger)]->duration.present ||
+             (seen[static_cast<size_t>(ClauseKind::Trigger)]->duration.valid &&
+              seen[static_cast<size_t>(ClauseKind::Trigger)]->duration.seconds == 0)) {
     const Clause& t = *seen[static_cast<size_t>(ClauseKind::Trigger)];
     ctx_.diags.add(Code::NoHold, ctx_.file(m), t.keyword_span,
                    "trigger has no `for` duration: a single evaluation is enough to act",

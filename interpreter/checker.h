@@ -14,8 +14,9 @@
 namespace setpoint {
 
 // The physical unit a value carries, inferred from literals, metric name suffixes
-// (_seconds, _bytes, _ratio, _total) and knob types.
-enum class Dim : uint8_t { Unknown, Plain, Seconds, Bytes, Ratio };
+// (_seconds, _bytes, _ratio, _total), functions (rate of a counter is per second) and knob
+// types. Plain is a count or a dimensionless number; Ratio a fraction such as 80%.
+enum class Dim : uint8_t { Unknown, Plain, Seconds, Bytes, Ratio, PerSecond };
 const char* dim_name(Dim dim);
 
 enum class NameKind : uint8_t { None, Let, Knob, Metric };

@@ -55,7 +55,9 @@ Dim knob_dim(KnobType type) {
   }
 }
 
-bool is_physical(Dim d) { return d == Dim::Seconds || d == Dim::Bytes || d == Dim::Ratio; }
+bool is_physical(Dim d) {
+  return d == Dim::Seconds || d == Dim::Bytes || d == Dim::Ratio || d == Dim::PerSecond;
+}
 
 const char* dim_article(Dim d) {
   switch (d) {
@@ -65,6 +67,8 @@ const char* dim_article(Dim d) {
       return "a byte size";
     case Dim::Ratio:
       return "a ratio";
+    case Dim::PerSecond:
+      return "a per-second rate";
     default:
       return "a number";
   }
@@ -112,6 +116,43 @@ bool contains_baseline(const Module& m, ExprId id) {
     if (contains_baseline(m, a)) return true;
   }
   return false;
+}
+
+// The side of a comparison that holds `baseline` may only scale or shift it: baseline * 1.2,
+// baseline + 100ms. `p95 - baseline > 100ms` would make baseline mean the constant 100ms.
+bool only_baseline_arithmetic(const Module& m, ExprId id) {
+  const Expr& e = m.expr(id);
+  switch (e.kind) {
+    case ExprKind::Number:
+    case ExprKind::Baseline:
+      return true;
+    case ExprKind::Paren:
+    case ExprKind::Unary:
+      return only_baseline_arithmetic(m, e.lhs);
+    case ExprKind::Binary:
+      return !is_comparison(e.op) && !is_set_operator(e.op) && only_baseline_arithmetic(m, e.lhs) &&
+             only_baseline_arithmetic(m, e.rhs);
+    default:
+      return false;
+  }
+}
+
+// Whether an expression measures anything (a let, knob, metric or function), rather than being
+// a constant.
+bool measures_something(const Module& m, ExprId id) {
+  const Expr& e = m.expr(id);
+  switch (e.kind) {
+    case ExprKind::Name:
+    case ExprKind::Selector:
+    case ExprKind::Call:
+    case ExprKind::Aggregate:
+      return true;
+    default:
+      for (ExprId child : {e.lhs, e.rhs}) {
+        if (child != kNoExpr && measures_something(m, child)) return true;
+      }
+      return false;
+  }
 }
 
 class ExprChecker {
@@ -163,6 +204,17 @@ ExprInfo ExprChecker::name(const Expr& e) {
   info.type = ValueType::Vector;
   info.dim = metric_dim(e.text);
   info.name = NameKind::Metric;
+  // Lets belong to their file: a let of another file is a metric name here, which is never
+  // what was meant.
+  for (uint32_t other = 0; other < ctx_.lets.size(); ++other) {
+    if (other != module_ && ctx_.lets[other].count(e.text)) {
+      ctx_.diags.add(Code::LikelyMisspelling, file_, e.span,
+                     "'" + std::string(e.text) +
+                         "' is a let of another file, so here it is read as a metric name",
+                     "lets belong to the file that defines them: define it in this file too");
+      return info;
+    }
+  }
   // A typo in a let or knob name would silently select a metric that never exists.
   std::vector<std::string_view> known;
   for (const auto& [n, _] : ctx_.lets[module_]) known.push_back(n);
@@ -251,6 +303,7 @@ ExprInfo ExprChecker::call(const Expr& e, const ExprScope& scope) {
   Dim first = n > 0 ? args[0].dim : Dim::Unknown;
   switch (sig->unit) {
     case UnitRule::Keep:
+      info.dim = first;  // vector(5m), scalar(x): the only argument
       for (size_t i = 0; i < n; ++i) {
         ValueType p = i < sig->params.size() ? sig->params[i] : sig->params.back();
         if (p == ValueType::Vector || p == ValueType::Matrix) {
@@ -263,8 +316,9 @@ ExprInfo ExprChecker::call(const Expr& e, const ExprScope& scope) {
       info.dim = Dim::Plain;
       break;
     case UnitRule::PerSecond:
+      // Seconds per second is a fraction of time (CPU use); counts per second are a rate.
       info.dim = first == Dim::Seconds ? Dim::Ratio
-                 : first == Dim::Plain ? Dim::Plain
+                 : first == Dim::Plain ? Dim::PerSecond
                                        : Dim::Unknown;
       break;
     case UnitRule::FromSecond:
@@ -300,7 +354,9 @@ ExprInfo ExprChecker::aggregate(const Expr& e, const ExprScope& scope) {
   }
   ok &= expect_type(e, want - 1, e.args[want - 1], ValueType::Vector, args[want - 1].type);
   if (!ok) return {ValueType::Vector, Dim::Unknown};
-  bool counting = e.text == "count" || e.text == "count_values" || e.text == "group";
+  // Counts have no unit; a variance has the square of its input's, which no check uses.
+  bool counting =
+      e.text == "count" || e.text == "count_values" || e.text == "group" || e.text == "stdvar";
   return {ValueType::Vector, counting ? Dim::Plain : args[want - 1].dim};
 }
 
@@ -311,7 +367,8 @@ void ExprChecker::check_comparison_units(const Expr& e, const ExprInfo& l, const
   const Expr* lit = lit_l ? lit_l : lit_r;
   const ExprInfo& other = lit_l ? r : l;
   if (lit && lit->unit == Unit::None && value != 0) {
-    std::string text(lit->text);
+    // The literal as the comparison sees it, with any unary minus in front of it.
+    std::string text = (value < 0 ? "-" : "") + std::string(lit->text);
     if (other.dim == Dim::Seconds) {
       std::string fix = std::abs(value) >= 10 ? text + "ms" : text + "s";
       ctx_.diags.add(
@@ -358,14 +415,26 @@ ExprInfo ExprChecker::binary(const Expr& e, const ExprScope& scope) {
       inner.baseline = &kUnknown;  // reported once, here
       l = check(e.lhs, inner);
       r = check(e.rhs, inner);
-    } else if (in_r) {
-      l = check(e.lhs, inner);
-      inner.baseline = &l;
-      r = check(e.rhs, inner);
-    } else if (in_l) {
-      r = check(e.rhs, inner);
-      inner.baseline = &r;
-      l = check(e.lhs, inner);
+    } else if (in_l || in_r) {
+      ExprId with = in_l ? e.lhs : e.rhs;
+      ExprId other = in_l ? e.rhs : e.lhs;
+      ExprInfo& other_info = in_l ? r : l;
+      ExprInfo& with_info = in_l ? l : r;
+      other_info = check(other, inner);
+      if (!only_baseline_arithmetic(m_, with)) {
+        ctx_.diags.add(Code::BadBaseline, file_, m_.expr(with).span,
+                       "the side of a comparison that holds baseline may only scale or shift it",
+                       "move the rest to the other side: `p95_latency > baseline + 100ms`");
+        inner.baseline = &kUnknown;
+      } else if (!measures_something(m_, other)) {
+        ctx_.diags.add(Code::BadBaseline, file_, e.span,
+                       "baseline is compared with a constant, which has no value before the action",
+                       "compare a metric with its baseline: `p95_latency > baseline * 1.2`");
+        inner.baseline = &kUnknown;
+      } else {
+        inner.baseline = &other_info;
+      }
+      with_info = check(with, inner);
     } else {
       l = check(e.lhs, inner);
       r = check(e.rhs, inner);
@@ -438,14 +507,28 @@ ExprInfo ExprChecker::binary(const Expr& e, const ExprScope& scope) {
                                                                 : Dim::Unknown;
       break;
     case BinaryOp::Mul:
-      info.dim = (r.dim == Dim::Plain || r.dim == Dim::Ratio)   ? l.dim
-                 : (l.dim == Dim::Plain || l.dim == Dim::Ratio) ? r.dim
-                                                                : Dim::Unknown;
+      if ((l.dim == Dim::PerSecond && r.dim == Dim::Seconds) ||
+          (l.dim == Dim::Seconds && r.dim == Dim::PerSecond)) {
+        info.dim = Dim::Plain;  // a rate over a duration is a count
+      } else {
+        info.dim = (r.dim == Dim::Plain || r.dim == Dim::Ratio)   ? l.dim
+                   : (l.dim == Dim::Plain || l.dim == Dim::Ratio) ? r.dim
+                                                                  : Dim::Unknown;
+      }
       break;
     case BinaryOp::Div:
-      info.dim = r.dim == Dim::Plain                      ? l.dim
-                 : (l.dim == r.dim && is_physical(l.dim)) ? Dim::Ratio
-                                                          : Dim::Unknown;
+      if (r.dim == Dim::Plain) {
+        info.dim = l.dim;
+      } else if (r.dim == Dim::PerSecond && (l.dim == Dim::Plain || l.dim == Dim::Ratio)) {
+        // rate(x_seconds_sum) / rate(x_seconds_count) is seconds per event: an average latency.
+        info.dim = Dim::Seconds;
+      } else if (l.dim == r.dim && (l.dim == Dim::Bytes || l.dim == Dim::Ratio)) {
+        info.dim = Dim::Ratio;  // used / total: a fraction of capacity
+      } else if (l.dim == r.dim && (l.dim == Dim::Seconds || l.dim == Dim::PerSecond)) {
+        info.dim = Dim::Plain;  // p99 / p50, errors / requests: ratios that often pass 1
+      } else {
+        info.dim = Dim::Unknown;
+      }
       break;
     case BinaryOp::Or:
     case BinaryOp::And:
@@ -469,6 +552,14 @@ ExprInfo ExprChecker::infer(ExprId id, const ExprScope& scope) {
     case ExprKind::Name:
       return name(e);
     case ExprKind::Selector: {
+      // `p95{job="api"}` where p95 is a let or knob selects a metric named p95, not the let.
+      if (!e.text.empty() && (ctx_.lets[module_].count(e.text) || ctx_.knobs.count(e.text))) {
+        bool let = ctx_.lets[module_].count(e.text) > 0;
+        ctx_.diags.add(Code::LikelyMisspelling, file_, e.span,
+                       "'" + std::string(e.text) + "' is a " + (let ? "let" : "knob") +
+                           ", but with label matchers it selects the metric of that name",
+                       let ? "put the matchers inside the let's own selector" : "");
+      }
       std::string_view metric = e.text;
       for (const Matcher& mt : e.matchers) {
         if (mt.label == "__name__" && mt.op == MatchOp::Equal) metric = mt.value;
@@ -569,6 +660,8 @@ const char* dim_name(Dim dim) {
       return "byte size";
     case Dim::Ratio:
       return "ratio";
+    case Dim::PerSecond:
+      return "per-second rate";
   }
   return "unknown";
 }

@@ -142,5 +142,15 @@ TEST_CASE("list shows each policy's trigger, actions and expectations") {
                      "    trigger     p95 > 500ms for 5m\n"
                      "    action      set cache_ttl = 5m\n"
                      "    expect      p95 decreases by 20% within 10m\n"
-                     "1 files, 1 policies, 0 emergencies\n");
+                     "1 file, 1 policy, 0 emergencies\n");
+}
+
+TEST_CASE("list shows the mode a policy gets from its file's defaults") {
+  TempDir dir;
+  write_text(dir.file("a.setpoint"),
+             "defaults {\n  mode propose\n}\n\npolicy p {\n  trigger x > 1 for 1m\n  action notify "
+             "\"x\"\n}\n");
+  ProcessResult r = run_setpoint({"list", dir.path()});
+  CHECK(r.exit_code == 0);
+  CHECK(r.out.find("  policy p  (priority 0, mode propose)\n") != std::string::npos);
 }

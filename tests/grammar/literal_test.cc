@@ -72,3 +72,10 @@ TEST_CASE("an unknown escape is reported at the backslash") {
   CHECK(s.error_offset == 3);
   CHECK(s.error_length == 2);
 }
+
+TEST_CASE("a percent sign glued to a number is a percentage, not modulo") {
+  NumberLiteral n = decode_number("5%2");
+  REQUIRE_FALSE(n.ok);
+  CHECK(n.error == "a percentage ends at '%'");
+  CHECK(n.hint == "for the modulo operator, put spaces around it: 5 % 2");
+}

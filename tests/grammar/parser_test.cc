@@ -206,3 +206,36 @@ TEST_CASE("columns count code points, so carets line up under non-ASCII text") {
   CHECK(pos.line == 2);
   CHECK(pos.column == 24);
 }
+
+TEST_CASE("an unterminated string is marked from its opening quote") {
+  Diagnostics d;
+  Module m =
+      parse_text("policy p {\n  description \"a \\\"b\\\" c\n  trigger x > 1 for 1m\n}\n", d);
+  REQUIRE(d.list().size() == 1);
+  CHECK(d.list()[0].code == Code::UnterminatedString);
+  CHECK(d.list()[0].file->position(d.list()[0].span.begin).column == 15);
+}
+
+TEST_CASE("after a broken clause, a misspelled clause on the next line is still reported") {
+  Diagnostics d;
+  parse_text("policy p {\n  trigger x > for 1m\n  cooldwn 5m\n  lmit 3 per 1h\n}\n", d);
+  std::vector<Code> codes;
+  for (const auto& diag : d.list()) codes.push_back(diag.code);
+  CHECK(codes ==
+        std::vector<Code>{Code::ExpectedExpression, Code::UnknownClause, Code::UnknownClause});
+}
+
+TEST_CASE("lets and knobs cannot be named after reserved words") {
+  Diagnostics d;
+  parse_text("let for = 1\nknob limit : int in 1..2\n", d);
+  REQUIRE(d.list().size() == 2);
+  CHECK(d.list()[0].message == "expected a name that is not a reserved word, found 'for'");
+  CHECK(d.list()[1].message == "expected a name that is not a reserved word, found 'limit'");
+}
+
+TEST_CASE("a UTF-8 byte-order mark at the start is skipped") {
+  Diagnostics d;
+  Module m = parse_text("\xEF\xBB\xBFlet a = 1\n", d);
+  CHECK(d.list().empty());
+  CHECK(m.items.size() == 1);
+}

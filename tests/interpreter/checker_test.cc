@@ -58,15 +58,36 @@ TEST_CASE("units are inferred through functions, aggregations and arithmetic") {
       "let c = sum(rate(http_requests_total[5m]))\n"
       "let d = count(up)\n"
       "let e = a * 100\n"
-      "let f = node_memory_used_bytes / node_memory_total_bytes\n");
+      "let f = node_memory_used_bytes / node_memory_total_bytes\n"
+      "let g = rate(http_request_duration_seconds_sum[5m]) / "
+      "rate(http_request_duration_seconds_count[5m])\n"
+      "let h = sum(rate(errors_total[5m])) / sum(rate(requests_total[5m]))\n"
+      "let i = quantile_over_time(0.99, latency_seconds[5m]) / quantile_over_time(0.5, "
+      "latency_seconds[5m])\n"
+      "let j = vector(5m)\n");
   REQUIRE(c.summary() == Summary{});
   auto dim = [&](size_t item) { return c.program.exprs[0][c.modules[0].items[item].expr].dim; };
   CHECK(dim(0) == Dim::Ratio);
   CHECK(dim(1) == Dim::Seconds);
-  CHECK(dim(2) == Dim::Plain);
+  CHECK(dim(2) == Dim::PerSecond);
   CHECK(dim(3) == Dim::Plain);
   CHECK(dim(4) == Dim::Ratio);
   CHECK(dim(5) == Dim::Ratio);
+  CHECK(dim(6) == Dim::Seconds);  // average latency
+  CHECK(dim(7) == Dim::Plain);    // a ratio of rates may pass 1
+  CHECK(dim(8) == Dim::Plain);
+  CHECK(dim(9) == Dim::Seconds);
+}
+
+TEST_CASE("average latency compares with a duration; a rate does not") {
+  CHECK(
+      check_text("let avg_latency = rate(x_seconds_sum[5m]) / rate(x_seconds_count[5m])\n"
+                 "policy p {\n  trigger avg_latency > 500ms for 5m\n  action notify \"slow\"\n}\n")
+          .summary() == Summary{});
+  CHECK(
+      check_text(
+          "policy p {\n  trigger rate(requests_total[1m]) > 5m for 5m\n  action notify \"x\"\n}\n")
+          .summary() == Summary{"2:11 E0402 cannot compare a per-second rate with a duration"});
 }
 
 TEST_CASE("a knob value outside the declared bounds is an error") {
@@ -187,7 +208,7 @@ TEST_CASE("numbers in clauses are range-checked") {
   CHECK(policy("  priority 1001\n  trigger p95 > 1s for 5m\n  action notify \"x\"\n").summary() ==
         Summary{"7:12 E0606 priority must be a whole number from 0 to 1000, found '1001'"});
   CHECK(policy("  trigger p95 > 1s for 5m\n  action notify \"x\"\n  limit 0 per 1h\n").summary() ==
-        Summary{"9:9 E0606 the limit must be a whole number from 1 to 1e+06, found '0'"});
+        Summary{"9:9 E0606 the limit must be a whole number from 1 to 1000000, found '0'"});
   CHECK(policy("  trigger p95 > 1s for 5m\n  action notify \"x\"\n  expect p95 decreases by 120% "
                "within 5m\n")
             .summary() ==
@@ -237,4 +258,62 @@ TEST_CASE("an error in one clause hides neither the errors nor the checks of the
             "5:14 E0201 unknown knob 'pol'",
             "6:14 E0107 expected a duration, found 'expect'",
         });
+}
+
+TEST_CASE("by/without is written once, and only on aggregations") {
+  CHECK(check_text("let a = sum by (job) (x) without (pod)\n").summary() ==
+        Summary{"1:26 E0304 an aggregation takes one 'by' or 'without' clause"});
+  CHECK(check_text("let a = rate by (job) (x[5m])\n").summary() ==
+        Summary{"1:14 E0304 'by' only applies to aggregation operators such as sum or avg"});
+}
+
+TEST_CASE("baseline's side may only scale or shift it, and the other side must measure") {
+  CHECK(policy("  trigger p95 > 1s for 5m\n  action notify \"x\"\n  rollback when p95 - baseline > "
+               "100ms\n")
+            .summary() ==
+        Summary{
+            "9:17 E0305 the side of a comparison that holds baseline may only scale or shift it"});
+  CHECK(
+      policy("  trigger p95 > 1s for 5m\n  action notify \"x\"\n  rollback when baseline > 1\n")
+          .summary() ==
+      Summary{
+          "9:17 E0305 baseline is compared with a constant, which has no value before the action"});
+  CHECK(policy("  trigger p95 > 1s for 5m\n  action notify \"x\"\n  rollback when (baseline + "
+               "50ms) * 1.1 < p95\n")
+            .summary() == Summary{});
+}
+
+TEST_CASE("percent knobs take percentages, like their bounds") {
+  Checked c = check_text(
+      "knob sample : percent in 0%..100%\n"
+      "policy p {\n  trigger x > 1 for 1m\n  action set sample = 0.5\n  expect x decreases by 5% "
+      "within 5m\n}\n");
+  CHECK(c.summary() ==
+        Summary{"4:23 E0403 value '0.5' is a plain number, but 'sample' is a percent knob"});
+  CHECK(c.diagnostics.list()[0].hint == "write it with a unit, such as 0.5%");
+}
+
+TEST_CASE("a negative bare number is quoted with its sign") {
+  CHECK(policy("  trigger p95 > -5 for 5m\n  action notify \"x\"\n").summary() ==
+        Summary{"7:18 W0401 comparing a duration with the bare number -5, which means -5 seconds"});
+}
+
+TEST_CASE("a zero hold is no hold; a clause out of place is reported once") {
+  CHECK(policy("  trigger p95 > 1s for 0s\n  action notify \"x\"\n").codes() ==
+        std::vector<std::string>{"W0609"});
+  CHECK(check_text("emergency e {\n  trigger x > 1 for 1m\n  action rollback all since 5m\n  after "
+                   "nothing\n}\n")
+            .summary() == Summary{"4:3 E0603 'after' is not allowed in an emergency"});
+}
+
+TEST_CASE("a let of another file, or a let with matchers, is read as a metric and said so") {
+  Checked c = check_texts({"let p95 = quantile_over_time(0.95, x_seconds[5m])\n",
+                           "policy p {\n  trigger p95 > 1s for 5m\n  action notify \"x\"\n}\n"});
+  CHECK(c.summary() ==
+        Summary{"2:11 W0206 'p95' is a let of another file, so here it is read as a metric name"});
+  CHECK(
+      check_text("let p95 = quantile_over_time(0.95, x_seconds[5m])\nlet q = p95{job=\"a\"}\n")
+          .summary() ==
+      Summary{
+          "2:9 W0206 'p95' is a let, but with label matchers it selects the metric of that name"});
 }

@@ -70,3 +70,9 @@ TEST_CASE("time zones come from the tz database, and names outside it are refuse
   CHECK(std::find(names.begin(), names.end(), "America/New_York") != names.end());
   CHECK(std::find(names.begin(), names.end(), "posix/UTC") == names.end());
 }
+
+TEST_CASE("posix/ and right/ copies of zones are not zone names") {
+  SystemZoneDatabase zones;
+  CHECK_FALSE(zones.contains("posix/Europe/Berlin"));
+  CHECK_FALSE(zones.contains("right/UTC"));
+}
