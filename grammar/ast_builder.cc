@@ -32,7 +32,9 @@ class Builder {
   Span join(ExprId a, ExprId b) const { return {m_.exprs[a].span.begin, m_.exprs[b].span.end}; }
 
   ExprId expr(const ParseNode& n);
-  ExprId sequence(const ParseNode& n, size_t first);
+  ExprId operand(const ParseNode& n, size_t first, size_t* end = nullptr);
+  ExprId climb(ExprId lhs, const std::vector<const ParseNode*>& tails, size_t& k,
+               int min_precedence);
   ExprId primary(const ParseNode& n);
   ExprId number(const ParseNode& n);
   NumberLiteral decode(Span span, std::string_view token);
@@ -40,7 +42,7 @@ class Builder {
   ExprId named(const ParseNode& n);
   void add_matchers(const ParseNode& list, Expr& e);
   ExprId suffix(ExprId operand, const ParseNode& n);
-  ExprId tail(ExprId lhs, const ParseNode& n);
+  ExprId binary(ExprId lhs, const ParseNode& tail, ExprId rhs, size_t operator_index);
   void labels(const ParseNode& list, std::vector<std::string_view>& out);
 
   Duration duration(const ParseNode& number_node);
@@ -208,13 +210,22 @@ ExprId Builder::suffix(ExprId operand, const ParseNode& n) {
   return push(std::move(e));
 }
 
-// `op [bool] [on(...) group_left(...)] rhs...`: the operator node, its modifiers, then the
-// right-hand side's own sequence.
-ExprId Builder::tail(ExprId lhs, const ParseNode& n) {
+// PromQL's binding strength of the flat binary operators; all are left-associative.
+int precedence(std::string_view op) {
+  if (op == "or") return 1;
+  if (op == "and" || op == "unless") return 2;
+  if (op == "==" || op == "!=" || op == "<" || op == "<=" || op == ">" || op == ">=") return 3;
+  if (op == "+" || op == "-") return 4;
+  return 5;  // * / % atan2
+}
+
+// `lhs op [bool] [on(...) group_left(...)] rhs`, where the tail node holds the operator and its
+// modifiers from `operator_index` on.
+ExprId Builder::binary(ExprId lhs, const ParseNode& n, ExprId rhs, size_t operator_index) {
   Expr e;
   e.kind = ExprKind::Binary;
-  e.op = binary_op(text(*n.children[0]));
-  size_t i = 1;
+  size_t i = operator_index;
+  e.op = binary_op(text(*n.children[i++]));
   if (i < n.children.size() && n.children[i]->is_type<rules::bool_modifier>()) {
     e.bool_modifier = true;
     ++i;
@@ -229,27 +240,53 @@ ExprId Builder::tail(ExprId lhs, const ParseNode& n) {
     }
   }
   e.lhs = lhs;
-  e.rhs = sequence(n, i);
+  e.rhs = rhs;
   e.span = join(e.lhs, e.rhs);
   return push(std::move(e));
 }
 
-// An operand followed by postfix suffixes and operator tails, folded from the left.
-ExprId Builder::sequence(const ParseNode& n, size_t first) {
+// The operand starting at child `first`: a primary with its suffixes and `^`, or a unary
+// minus. Stops at the first binary operator tail; `end` receives its index.
+ExprId Builder::operand(const ParseNode& n, size_t first, size_t* end) {
   ExprId current = kNoExpr;
-  for (size_t i = first; i < n.children.size(); ++i) {
+  size_t i = first;
+  for (; i < n.children.size(); ++i) {
     const ParseNode& c = *n.children[i];
+    if (c.is_type<rules::binary_tail>()) break;
     if (c.is_type<rules::range_suffix>() || c.is_type<rules::offset_suffix>()) {
       current = suffix(current, c);
-    } else if (c.is_type<rules::or_tail>() || c.is_type<rules::and_tail>() ||
-               c.is_type<rules::cmp_tail>() || c.is_type<rules::add_tail>() ||
-               c.is_type<rules::mul_tail>() || c.is_type<rules::pow_tail>()) {
-      current = tail(current, c);
+    } else if (c.is_type<rules::pow_tail>()) {
+      // Right-associative: the right-hand side, with any further `^`, sits inside the tail.
+      current = binary(current, c, operand(c, 1), 0);
     } else {
       current = primary(c);
     }
   }
+  if (end) *end = i;
   return current;
+}
+
+// Precedence climbing over `operand (op operand)*`.
+ExprId Builder::climb(ExprId lhs, const std::vector<const ParseNode*>& tails, size_t& k,
+                      int min_precedence) {
+  while (k < tails.size()) {
+    const ParseNode& t = *tails[k];
+    int p = precedence(text(*t.children[0]));
+    if (p < min_precedence) break;
+    ++k;
+    size_t after_modifiers = 1;
+    while (after_modifiers < t.children.size() &&
+           (t.children[after_modifiers]->is_type<rules::bool_modifier>() ||
+            t.children[after_modifiers]->is_type<rules::vector_matching>())) {
+      ++after_modifiers;
+    }
+    ExprId rhs = operand(t, after_modifiers);
+    while (k < tails.size() && precedence(text(*tails[k]->children[0])) > p) {
+      rhs = climb(rhs, tails, k, p + 1);
+    }
+    lhs = binary(lhs, t, rhs, 0);
+  }
+  return lhs;
 }
 
 ExprId Builder::primary(const ParseNode& n) {
@@ -284,11 +321,18 @@ ExprId Builder::primary(const ParseNode& n) {
   e.kind = ExprKind::Unary;
   e.span = span(n);
   e.op = text(*n.children[0]) == "-" ? BinaryOp::Sub : BinaryOp::Add;
-  e.lhs = sequence(n, 1);
+  e.lhs = operand(n, 1);
   return push(std::move(e));
 }
 
-ExprId Builder::expr(const ParseNode& n) { return sequence(n, 0); }
+ExprId Builder::expr(const ParseNode& n) {
+  size_t end = 0;
+  ExprId first = operand(n, 0, &end);
+  std::vector<const ParseNode*> tails;
+  for (size_t i = end; i < n.children.size(); ++i) tails.push_back(n.children[i].get());
+  size_t k = 0;
+  return climb(first, tails, k, 1);
+}
 
 Duration Builder::duration(const ParseNode& n) {
   Duration d;

@@ -25,20 +25,18 @@ using selector = pt::selector<
         expression, number, string_literal, label_name, match_op, matchers, label_matcher,
         named_primary, vector_selector, call_arguments, grouping_keyword, grouping, paren_expr,
         baseline, subquery_colon, range_suffix, offset_sign, offset_suffix, pow_tail, pow_op,
-        unary_neg, unary_op, mul_tail, add_tail, cmp_tail, and_tail, or_tail, mul_op, add_op,
-        cmp_op, and_op, or_op, bool_modifier, matching_keyword, group_keyword, vector_matching,
-        label_list, target_name, argument_name, named_argument, policy_ref, mode_value, direction,
-        description_clause, priority_clause, mode_clause, trigger_clause, when_clause,
-        during_clause, action_clause, set_action, run_action, notify_action, rollback_all_action,
-        expect_clause, rollback_clause, cooldown_clause, limit_clause, after_clause,
-        quarantine_clause, then_clause, item_name, knob_type, knob_sign, knob_bound, let_item,
-        knob_item, block_header>>;
+        unary_neg, unary_op, binary_tail, binary_op, bool_modifier, matching_keyword, group_keyword,
+        vector_matching, label_list, target_name, argument_name, named_argument, policy_ref,
+        mode_value, direction, description_clause, priority_clause, mode_clause, trigger_clause,
+        when_clause, during_clause, action_clause, set_action, run_action, notify_action,
+        rollback_all_action, expect_clause, rollback_clause, cooldown_clause, limit_clause,
+        after_clause, quarantine_clause, then_clause, item_name, knob_type, knob_sign, knob_bound,
+        let_item, knob_item, block_header>>;
 
-// Bounds recursion (and so stack use) on hostile input.
+// Bounds recursion (and so stack use) on hostile input. Every nesting passes through `operand`:
+// a parenthesis or call argument (an expression starts with one), a unary minus, a `^`.
 template <typename Rule>
 struct depth_action : tao::pegtl::nothing<Rule> {};
-template <>
-struct depth_action<expression> : tao::pegtl::limit_depth<kMaxNesting> {};
 template <>
 struct depth_action<operand> : tao::pegtl::limit_depth<kMaxNesting> {};
 

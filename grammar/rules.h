@@ -181,10 +181,11 @@ struct postfix_expr
     : seq<primary,
           star<_, sor<guarded<one<'['>, range_suffix>, guarded<kw_offset, offset_suffix>>>> {};
 
-// Binary operators. Only an operator with its right-hand side (a "tail") becomes a tree node;
-// the levels themselves do not, so `a` costs one node, not eight. A tighter-binding right-hand
-// side always sits inside its tail, so folding an expression's children from the left yields
-// PromQL's precedence: or < and unless < comparisons < + - < * / % atan2 < unary - < ^.
+// Operators. `^` and unary minus are in the grammar, so `-2 ^ 2` is -(2 ^ 2) as in PromQL; an
+// operand is a unary expression. The binary operators of the five looser levels are read as one
+// flat list, `operand (op operand)*`, and the tree builder applies their precedence (or <
+// and unless < comparisons < + - < * / % atan2). A level per precedence in the grammar would
+// cost PEGTL a temporary tree node per level for every operand.
 struct pow_op : one<'^'> {};
 struct pow_tail : seq<_, pow_op, _, must<operand>> {};
 struct power_expr : seq<postfix_expr, opt<guarded<seq<_, one<'^'>>, pow_tail>>> {};
@@ -200,35 +201,14 @@ struct vector_matching
     : seq<matching_keyword, _, must<label_list>, opt<_, group_keyword, opt<_, label_list>>> {};
 struct modifiers : seq<opt<_, bool_modifier>, opt<_, vector_matching>> {};
 
-struct mul_op : sor<one<'*'>, one<'/'>, one<'%'>, kw_atan2> {};
-struct add_op : one<'+', '-'> {};
-struct cmp_op : sor<TAO_PEGTL_STRING("=="), TAO_PEGTL_STRING("!="), TAO_PEGTL_STRING(">="),
-                    TAO_PEGTL_STRING("<="), one<'>'>, one<'<'>> {};
-struct and_op : sor<kw_and, kw_unless> {};
-struct or_op : kw_or {};
-
-// The `*_operand` wrappers give must<> a rule of its own to report a missing right-hand side.
-struct mul_expr;
-struct add_expr;
-struct cmp_expr;
-struct and_expr;
-struct mul_operand : seq<mul_expr> {};
-struct add_operand : seq<add_expr> {};
-struct cmp_operand : seq<cmp_expr> {};
-struct and_operand : seq<and_expr> {};
-struct mul_tail : seq<_, mul_op, modifiers, _, must<operand>> {};
-struct add_tail : seq<_, add_op, modifiers, _, must<mul_operand>> {};
-struct cmp_tail : seq<_, cmp_op, modifiers, _, must<add_operand>> {};
-struct and_tail : seq<_, and_op, modifiers, _, must<cmp_operand>> {};
-struct or_tail : seq<_, or_op, modifiers, _, must<and_operand>> {};
-// The guards peek with unselected rules only: a selected rule inside at<> still makes a node.
-struct mul_expr
-    : seq<unary_expr, star<guarded<seq<_, sor<one<'*', '/', '%'>, kw_atan2>>, mul_tail>>> {};
-struct add_expr : seq<mul_expr, star<guarded<seq<_, one<'+', '-'>>, add_tail>>> {};
-struct cmp_expr : seq<add_expr, star<guarded<seq<_, one<'=', '!', '<', '>'>>, cmp_tail>>> {};
-struct and_expr : seq<cmp_expr, star<guarded<seq<_, sor<kw_and, kw_unless>>, and_tail>>> {};
-struct or_expr : seq<and_expr, star<guarded<seq<_, kw_or>, or_tail>>> {};
-struct expression : seq<or_expr> {};
+struct binary_op : sor<TAO_PEGTL_STRING("=="), TAO_PEGTL_STRING("!="), TAO_PEGTL_STRING(">="),
+                       TAO_PEGTL_STRING("<="), one<'>', '<', '+', '-', '*', '/', '%'>, kw_atan2,
+                       kw_and, kw_unless, kw_or> {};
+struct binary_tail : seq<_, binary_op, modifiers, _, must<operand>> {};
+// The guard peeks with unselected rules only: a selected rule inside at<> still makes a node.
+struct binary_start
+    : sor<one<'=', '!', '<', '>', '+', '-', '*', '/', '%'>, kw_atan2, kw_and, kw_unless, kw_or> {};
+struct expression : seq<operand, star<guarded<seq<_, binary_start>, binary_tail>>> {};
 
 // ---------------------------------------------------------------------------------------------
 // Clauses

@@ -44,14 +44,6 @@ SETPOINT_SYNTAX_ERROR(matcher_value, Syntax, "expected a quoted label value",
 SETPOINT_SYNTAX_ERROR(close_matchers, Syntax, "expected ',' or '}' after a label matcher", "");
 SETPOINT_SYNTAX_ERROR(expression, ExpectedExpression, "expected an expression", "");
 SETPOINT_SYNTAX_ERROR(operand, ExpectedExpression, "expected an expression after the operator", "");
-SETPOINT_SYNTAX_ERROR(mul_operand, ExpectedExpression, "expected an expression after the operator",
-                      "");
-SETPOINT_SYNTAX_ERROR(add_operand, ExpectedExpression, "expected an expression after the operator",
-                      "");
-SETPOINT_SYNTAX_ERROR(cmp_operand, ExpectedExpression, "expected an expression after the operator",
-                      "");
-SETPOINT_SYNTAX_ERROR(and_operand, ExpectedExpression, "expected an expression after the operator",
-                      "");
 SETPOINT_SYNTAX_ERROR(close_paren, Syntax, "expected ')'", "check that every '(' has its ')'");
 SETPOINT_SYNTAX_ERROR(label_list, Syntax, "expected a label list",
                       "write the labels in parentheses, as in by (job, instance)");
