@@ -11,6 +11,20 @@ namespace setpoint {
 
 bool use_color(int fd) { return ::isatty(fd) && std::getenv("NO_COLOR") == nullptr; }
 
+int load_error_free(const std::vector<std::string>& paths, PolicySet& set) {
+  set = load_policy_set(paths);
+  for (const FileError& e : set.file_errors) {
+    std::cerr << "setpoint: " << e.path << ": " << e.message << "\n";
+  }
+  if (!set.file_errors.empty()) return 2;
+  if (!set.diagnostics.has_errors()) return 0;
+  for (const Diagnostic& d : set.diagnostics.list()) {
+    if (d.severity == Severity::Error) std::cerr << render_text(d, use_color(STDERR_FILENO));
+  }
+  std::cerr << "setpoint: the policies have errors; run `setpoint check` for all findings\n";
+  return 1;
+}
+
 int run_check(const CheckCommand& cmd) {
   PolicySet set = load_policy_set(cmd.paths);
   const Diagnostics& diags = set.diagnostics;

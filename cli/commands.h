@@ -25,6 +25,18 @@ struct ListCommand {
 };
 int run_list(const ListCommand& cmd);
 
+struct GraphCommand {
+  std::vector<std::string> paths;
+  std::string format = "text";  // text | json | dot
+  bool stats = false;           // node counts and what sharing saved
+};
+int run_graph(const GraphCommand& cmd);
+
+// Loads a policy set for a command that needs it free of errors: prints what failed and
+// returns the exit status (2 for files, 1 for policy errors), or 0 when `set` is ready.
+struct PolicySet;
+int load_error_free(const std::vector<std::string>& paths, PolicySet& set);
+
 // Diagnostics are printed with colour when going to a terminal (and NO_COLOR is unset).
 bool use_color(int fd);
 

@@ -81,17 +81,8 @@ void print_clause_line(const Module& m, const Clause& c, const char* note = "") 
 }  // namespace
 
 int run_list(const ListCommand& cmd) {
-  PolicySet set = load_policy_set(cmd.paths);
-  for (const FileError& e : set.file_errors)
-    std::cerr << "setpoint: " << e.path << ": " << e.message << "\n";
-  if (!set.file_errors.empty()) return 2;
-  if (set.diagnostics.has_errors()) {
-    for (const Diagnostic& d : set.diagnostics.list()) {
-      if (d.severity == Severity::Error) std::cerr << render_text(d, use_color(STDERR_FILENO));
-    }
-    std::cerr << "setpoint: the policies have errors; run `setpoint check` for all findings\n";
-    return 1;
-  }
+  PolicySet set;
+  if (int status = load_error_free(cmd.paths, set)) return status;
   size_t policies = 0, emergencies = 0;
   for (const Module& m : set.modules) {
     std::cout << m.file->path() << "\n";

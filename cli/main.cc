@@ -31,6 +31,15 @@ int main(int argc, char** argv) {
   auto* list_cmd = app.add_subcommand("list", "Show what the policies in a set do");
   list_cmd->add_option("paths", list.paths, "Policy files or directories")->required();
 
+  setpoint::GraphCommand graph;
+  auto* graph_cmd =
+      app.add_subcommand("graph", "Show the compiled dependency graph of a policy set");
+  graph_cmd->add_option("--format", graph.format, "Output format")
+      ->check(CLI::IsMember({"text", "json", "dot"}))
+      ->default_str("text");
+  graph_cmd->add_flag("--stats", graph.stats, "Count nodes by kind and what sharing saved");
+  graph_cmd->add_option("paths", graph.paths, "Policy files or directories")->required();
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
@@ -46,5 +55,6 @@ int main(int argc, char** argv) {
   if (app.got_subcommand(check_cmd)) return setpoint::run_check(check);
   if (app.got_subcommand(fmt_cmd)) return setpoint::run_fmt(fmt);
   if (app.got_subcommand(list_cmd)) return setpoint::run_list(list);
+  if (app.got_subcommand(graph_cmd)) return setpoint::run_graph(graph);
   return 2;
 }

@@ -36,6 +36,7 @@ enum class Severity { Error, Warning, Note };
   X(AfterSelf, "E0207", "policy ordered after itself")                            \
   X(UnknownKnobType, "E0209", "unknown knob type")                                \
   X(LetCycle, "E0211", "let definitions form a cycle")                            \
+  X(AfterCycle, "E0212", "policies ordered in a cycle")                           \
   X(ArgumentType, "E0301", "wrong argument type")                                 \
   X(ArgumentCount, "E0302", "wrong number of arguments")                          \
   X(OperandType, "E0303", "wrong operand type")                                   \

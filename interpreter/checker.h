@@ -54,6 +54,9 @@ struct CheckedProgram {
   std::vector<KnobInfo> knobs;
 };
 
+// Whether `baseline` appears anywhere in an expression.
+bool contains_baseline(const Module& module, ExprId id);
+
 CheckedProgram check_program(const std::vector<Module>& modules, Diagnostics& diagnostics,
                              const CheckOptions& options = {});
 

@@ -107,17 +107,6 @@ Dim bucket_dim(const Module& m, ExprId id) {
   return Dim::Unknown;
 }
 
-bool contains_baseline(const Module& m, ExprId id) {
-  const Expr& e = m.expr(id);
-  if (e.kind == ExprKind::Baseline) return true;
-  if (e.lhs != kNoExpr && contains_baseline(m, e.lhs)) return true;
-  if (e.rhs != kNoExpr && contains_baseline(m, e.rhs)) return true;
-  for (ExprId a : e.args) {
-    if (contains_baseline(m, a)) return true;
-  }
-  return false;
-}
-
 // The side of a comparison that holds `baseline` may only scale or shift it: baseline * 1.2,
 // baseline + 100ms. `p95 - baseline > 100ms` would make baseline mean the constant 100ms.
 bool only_baseline_arithmetic(const Module& m, ExprId id) {
@@ -664,6 +653,17 @@ const char* dim_name(Dim dim) {
       return "per-second rate";
   }
   return "unknown";
+}
+
+bool contains_baseline(const Module& m, ExprId id) {
+  const Expr& e = m.expr(id);
+  if (e.kind == ExprKind::Baseline) return true;
+  if (e.lhs != kNoExpr && contains_baseline(m, e.lhs)) return true;
+  if (e.rhs != kNoExpr && contains_baseline(m, e.rhs)) return true;
+  for (ExprId a : e.args) {
+    if (contains_baseline(m, a)) return true;
+  }
+  return false;
 }
 
 const Expr* literal_number(const Module& m, ExprId id, double* value) {

@@ -18,15 +18,22 @@ PolicySet load_policy_set(const std::vector<std::string>& paths) {
     auto file = std::make_shared<const SourceFile>(path, std::move(text));
     set.modules.push_back(parse_module(file, set.diagnostics, limits));
   }
-  set.program = check_policy_set(set.modules, set.diagnostics);
+  set.program = check_policy_set(set.modules, set.diagnostics, &set.compiled, &set.is_compiled);
   return set;
 }
 
-CheckedProgram check_policy_set(const std::vector<Module>& modules, Diagnostics& diagnostics) {
+CheckedProgram check_policy_set(const std::vector<Module>& modules, Diagnostics& diagnostics,
+                                Program* compiled, bool* is_compiled) {
   static const SystemZoneDatabase zones;
   CheckOptions options;
   options.zones = &zones;
   CheckedProgram program = check_program(modules, diagnostics, options);
+  if (!diagnostics.has_errors()) {
+    Program graph = compile_program(modules, program, diagnostics);
+    bool ok = !diagnostics.has_errors();
+    if (compiled && ok) *compiled = std::move(graph);
+    if (is_compiled) *is_compiled = ok;
+  }
   diagnostics.sort();
   return program;
 }

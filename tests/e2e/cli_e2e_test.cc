@@ -154,3 +154,69 @@ TEST_CASE("list shows the mode a policy gets from its file's defaults") {
   CHECK(r.exit_code == 0);
   CHECK(r.out.find("  policy p  (priority 0, mode propose)\n") != std::string::npos);
 }
+
+TEST_CASE("graph prints the compiled nodes in dependency order") {
+  TempDir dir;
+  write_text(dir.file("a.setpoint"), kGood);
+  ProcessResult r = run_setpoint({"graph", dir.path()});
+  CHECK(r.exit_code == 0);
+  CHECK(r.out ==
+        "n0    number      0.95\n"
+        "n1    selector    http_request_duration_seconds\n"
+        "n2    range       [5m]  <- n1\n"
+        "n3    function    quantile_over_time  (p95)  <- n0 n2  (used 2 times)\n"
+        "n4    number      500ms\n"
+        "n5    binary      >  <- n3 n4\n"
+        "n6    trigger     trigger for 5m  <- n5\n"
+        "n7    number      5m\n"
+        "n8    expectation expect decreases by 20% within 10m  <- n3\n"
+        "n9    policy      cache  <- n6 n8\n"
+        "n10   action      set cache_ttl  <- n9 n7\n"
+        "n11   knob        cache_ttl  <- n10\n");
+}
+
+TEST_CASE("graph --stats counts nodes and what sharing saved") {
+  TempDir dir;
+  write_text(dir.file("a.setpoint"), kGood);
+  ProcessResult r = run_setpoint({"graph", "--stats", dir.path()});
+  CHECK(r.exit_code == 0);
+  CHECK(r.out ==
+        "12 nodes, 12 edges\n"
+        "  action: 1\n  binary: 1\n  expectation: 1\n  function: 1\n  knob: 1\n  number: 3\n"
+        "  policy: 1\n  range: 1\n  selector: 1\n  trigger: 1\n"
+        "expressions: 11 written, 7 compiled; sharing saves 4 (36%)\n");
+}
+
+TEST_CASE("graph --format dot renders with Graphviz") {
+  ProcessResult graph = run_setpoint({"graph", "--format", "dot", source_path("policies")});
+  REQUIRE(graph.exit_code == 0);
+  ProcessResult dot = run_process({"/usr/bin/dot", "-Tsvg"}, graph.out);
+  CHECK(dot.exit_code == 0);
+  CHECK(dot.err.empty());
+  CHECK(dot.out.find("<svg") != std::string::npos);
+}
+
+TEST_CASE("graph --format json lists nodes, policies and their order") {
+  TempDir dir;
+  write_text(dir.file("a.setpoint"), kGood);
+  ProcessResult r = run_setpoint({"graph", "--format", "json", dir.path()});
+  REQUIRE(r.exit_code == 0);
+  auto json = nlohmann::json::parse(r.out);
+  CHECK(json["nodes"].size() == 12);
+  CHECK(json["nodes"][3] == nlohmann::json{{"id", 3},
+                                           {"kind", "function"},
+                                           {"label", "quantile_over_time"},
+                                           {"names", {"p95"}},
+                                           {"inputs", {0, 2}},
+                                           {"uses", 2}});
+  CHECK(json["policies"][0]["name"] == "cache");
+}
+
+TEST_CASE("graph refuses policies with errors") {
+  TempDir dir;
+  write_text(dir.file("a.setpoint"), "let x = rate(y)\n");
+  ProcessResult r = run_setpoint({"graph", dir.path()});
+  CHECK(r.exit_code == 1);
+  CHECK(r.out.empty());
+  CHECK(r.err.find("error[E0301]") != std::string::npos);
+}

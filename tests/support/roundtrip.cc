@@ -3,6 +3,7 @@
 #include "grammar/formatter.h"
 #include "grammar/parser.h"
 #include "interpreter/checker.h"
+#include "interpreter/program.h"
 
 namespace setpoint::test {
 
@@ -12,7 +13,8 @@ std::string frontend_roundtrip(std::string_view input) {
   std::vector<Module> modules;
   modules.push_back(parse_module(file, diags));
   bool parse_errors = diags.has_errors();
-  check_program(modules, diags);
+  CheckedProgram checked = check_program(modules, diags);
+  if (!diags.has_errors()) compile_program(modules, checked, diags);
   for (const Diagnostic& d : diags.list()) {
     if (d.span.begin > input.size() || d.span.end > input.size() + 1)
       return "diagnostic span outside the input";

@@ -1,0 +1,85 @@
+// The compiled form of a checked policy set: one dependency graph (Boost.Graph) whose nodes are
+// expressions, conditions, policies, actions and knobs, with edges from each input to the node
+// that consumes it. Identical subexpressions, after normalisation, are one node shared by every
+// policy that uses them, so each is computed once per evaluation.
+#pragma once
+
+#include <boost/graph/adjacency_list.hpp>
+#include <string>
+#include <vector>
+
+#include "grammar/ast.h"
+#include "grammar/diagnostic.h"
+#include "interpreter/checker.h"
+
+namespace setpoint {
+
+enum class NodeKind : uint8_t {
+  Number,
+  String,
+  Selector,     // a metric and its label matchers
+  Range,        // input[5m]
+  Subquery,     // input[30m:1m]
+  Offset,       // input offset 5m
+  Function,     // rate(...), clamp(...)
+  Aggregation,  // sum by (job) (...)
+  Unary,        // -input
+  Binary,       // a + b, a > b, a and b
+  KnobValue,    // the current value of a knob, read in an expression
+  Baseline,     // the value of an expression before the action
+  Trigger,      // a trigger condition with its hold
+  Condition,    // a `when` condition
+  Expectation,  // expect ... decreases by ... within ...
+  Rollback,     // a rollback condition
+  Policy,
+  Emergency,
+  Action,
+  Knob,  // a knob that actions set
+};
+const char* node_kind_name(NodeKind kind);
+bool is_expression(NodeKind kind);
+
+struct GraphNode {
+  NodeKind kind = NodeKind::Number;
+  std::string label;               // short, for display
+  std::string key;                 // canonical form: equal keys are one node
+  std::vector<std::string> names;  // lets, policies or knobs that name this node
+  uint32_t module = 0;             // where it first appears
+  Span span;
+  uint32_t uses = 0;  // how many places in the policies compile to this node
+};
+
+using DependencyGraph =
+    boost::adjacency_list<boost::vecS, boost::vecS, boost::bidirectionalS, GraphNode>;
+using NodeId = DependencyGraph::vertex_descriptor;
+inline constexpr NodeId kNoNode = static_cast<NodeId>(-1);
+
+struct PolicyPlan {
+  std::string name;
+  bool emergency = false;
+  uint32_t module = 0;
+  uint32_t item = 0;
+  NodeId node = kNoNode;
+  NodeId trigger = kNoNode;
+  NodeId when = kNoNode;
+  std::vector<NodeId> actions;
+  std::vector<NodeId> expectations;
+  std::vector<NodeId> rollbacks;  // its own and its file's defaults
+  std::vector<size_t> after;      // indices of the policies it is ordered after
+};
+
+struct Program {
+  DependencyGraph graph;
+  std::vector<PolicyPlan> policies;
+  std::vector<NodeId> order;  // topological: every input before its consumers
+  // Expression nodes as written (each use of a let counts its whole expression), against the
+  // expression nodes in the graph: what sharing saves.
+  size_t expressions_written = 0;
+  size_t expressions_compiled = 0;
+};
+
+// Compiles a policy set that checked without errors. Reports cycles in `after` (E0212).
+Program compile_program(const std::vector<Module>& modules, const CheckedProgram& checked,
+                        Diagnostics& diagnostics);
+
+}  // namespace setpoint
