@@ -32,6 +32,16 @@ struct GraphCommand {
 };
 int run_graph(const GraphCommand& cmd);
 
+struct EvalCommand {
+  std::string metrics;           // a recorded metrics file
+  std::string metrics_format;    // empty: from the file's extension and content
+  std::string at;                // an instant query at this time (default: the newest sample)
+  std::string start, end, step;  // or a range query
+  std::string format = "text";   // text | json
+  std::string expression;
+};
+int run_eval(const EvalCommand& cmd);
+
 // Loads a policy set for a command that needs it free of errors: prints what failed and
 // returns the exit status (2 for files, 1 for policy errors), or 0 when `set` is ready.
 struct PolicySet;

@@ -114,7 +114,12 @@ void print_json(const Program& p, bool stats) {
                         {"node", plan.node},
                         {"after", after}});
   }
-  nlohmann::json out = {{"nodes", nodes}, {"policies", policies}};
+  nlohmann::json exclusions = nlohmann::json::array();
+  for (auto [i, j] : p.validation_exclusions) {
+    exclusions.push_back({p.policies[i].name, p.policies[j].name});
+  }
+  nlohmann::json out = {
+      {"nodes", nodes}, {"policies", policies}, {"validation_exclusions", exclusions}};
   if (stats) {
     out["stats"] = {{"nodes", boost::num_vertices(p.graph)},
                     {"edges", boost::num_edges(p.graph)},
@@ -134,6 +139,12 @@ void print_stats(const Program& p) {
   size_t saved = written > compiled ? written - compiled : 0;
   std::cout << "expressions: " << written << " written, " << compiled << " compiled; sharing saves "
             << saved << " (" << (written ? saved * 100 / written : 0) << "%)\n";
+  if (!p.validation_exclusions.empty()) {
+    std::cout << "validated apart (their expectations read a metric in common):\n";
+    for (auto [a, b] : p.validation_exclusions) {
+      std::cout << "  " << p.policies[a].name << " / " << p.policies[b].name << "\n";
+    }
+  }
 }
 
 }  // namespace

@@ -40,6 +40,22 @@ int main(int argc, char** argv) {
   graph_cmd->add_flag("--stats", graph.stats, "Count nodes by kind and what sharing saved");
   graph_cmd->add_option("paths", graph.paths, "Policy files or directories")->required();
 
+  setpoint::EvalCommand eval;
+  auto* eval_cmd = app.add_subcommand(
+      "eval", "Evaluate one PromQL expression against recorded metrics, as Prometheus would");
+  eval_cmd->add_option("--metrics", eval.metrics, "Recorded metrics file")->required();
+  eval_cmd->add_option("--metrics-format", eval.metrics_format,
+                       "prom | openmetrics | csv | jsonl | query_range (default: detected)");
+  eval_cmd->add_option("--at", eval.at,
+                       "Evaluation time, RFC 3339 or Unix seconds (default: the newest sample)");
+  eval_cmd->add_option("--start", eval.start, "Range query start (RFC 3339 or Unix seconds)");
+  eval_cmd->add_option("--end", eval.end, "Range query end");
+  eval_cmd->add_option("--step", eval.step, "Range query step, such as 15s or 1m");
+  eval_cmd->add_option("--format", eval.format, "Output format")
+      ->check(CLI::IsMember({"text", "json"}))
+      ->default_str("text");
+  eval_cmd->add_option("expression", eval.expression, "A PromQL expression")->required();
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
@@ -56,5 +72,6 @@ int main(int argc, char** argv) {
   if (app.got_subcommand(fmt_cmd)) return setpoint::run_fmt(fmt);
   if (app.got_subcommand(list_cmd)) return setpoint::run_list(list);
   if (app.got_subcommand(graph_cmd)) return setpoint::run_graph(graph);
+  if (app.got_subcommand(eval_cmd)) return setpoint::run_eval(eval);
   return 2;
 }

@@ -58,7 +58,10 @@ enum class Severity { Error, Warning, Note };
   X(NumberOutOfRange, "E0606", "number out of range")                             \
   X(ExpectNotPercent, "E0607", "expected change is not a percentage")             \
   X(NoExpect, "W0608", "action without an expected effect")                       \
-  X(NoHold, "W0609", "trigger without a for duration")
+  X(NoHold, "W0609", "trigger without a for duration")                            \
+  X(KnobTugOfWar, "W0701", "policies may move a knob both ways at once")          \
+  X(Flapping, "W0702", "policies may flap a knob")                                \
+  X(EqualPriority, "W0703", "policies set a knob with equal priority")
 
 enum class Code {
 #define X(name, code, title) name,

@@ -55,9 +55,20 @@ class Compiler {
   NodeId node(NodeKind kind, const std::string& key, const std::string& label, uint32_t module,
               Span span, const std::vector<NodeId>& inputs);
   NodeId expr(uint32_t m, ExprId id, NodeId baseline_of = kNoNode);
+  NodeId expr_node(uint32_t m, ExprId id, NodeId baseline_of);
   size_t written_size(uint32_t m, ExprId id);
   void order_policies();
+  void order_nodes();
 
+ public:
+  // Compiles one expression on its own (for `setpoint eval`): no policies.
+  Program run_expression(uint32_t m, ExprId id, NodeId* root) {
+    *root = expr(m, id);
+    order_nodes();
+    return std::move(p_);
+  }
+
+ private:
   const std::vector<Module>& modules_;
   const CheckedProgram& checked_;
   Diagnostics& diags_;
@@ -107,17 +118,27 @@ size_t Compiler::written_size(uint32_t m, ExprId id) {
   return n;
 }
 
-// `baseline_of` is the node a `baseline` inside this expression stands for.
+// `baseline_of` is the node a `baseline` inside this expression stands for. The first
+// expression that makes a node is kept on it, so the evaluator can read its parameters.
 NodeId Compiler::expr(uint32_t m, ExprId id, NodeId baseline_of) {
+  NodeId n = expr_node(m, id, baseline_of);
+  if (n != kNoNode && p_.graph[n].expr == kNoExpr) p_.graph[n].expr = id;
+  return n;
+}
+
+NodeId Compiler::expr_node(uint32_t m, ExprId id, NodeId baseline_of) {
   const Module& mod = modules_[m];
   const Expr& e = mod.expr(id);
   const ExprInfo& info = checked_.exprs[m][id];
   switch (e.kind) {
     case ExprKind::Paren:
       return expr(m, e.lhs, baseline_of);
-    case ExprKind::Number:
-      return node(NodeKind::Number, "num " + number_key(e.number), std::string(e.text), m, e.span,
-                  {});
+    case ExprKind::Number: {
+      NodeId n =
+          node(NodeKind::Number, "num " + number_key(e.number), std::string(e.text), m, e.span, {});
+      p_.graph[n].value = e.number;
+      return n;
+    }
     case ExprKind::String:
       return node(NodeKind::String, "str " + e.string_value, std::string(e.text), m, e.span, {});
     case ExprKind::Name:
@@ -302,6 +323,9 @@ Program Compiler::run() {
       plan.emergency = it.kind == ItemKind::Emergency;
       plan.module = m;
       plan.item = i;
+      for (const Clause& c : it.clauses) {
+        if (c.kind == ClauseKind::Priority) plan.priority = static_cast<int>(c.number);
+      }
       policy_index_.emplace(plan.name, p_.policies.size());
       p_.policies.push_back(plan);
     }
@@ -408,6 +432,11 @@ Program Compiler::run() {
     }
   }
   order_policies();
+  order_nodes();
+  return std::move(p_);
+}
+
+void Compiler::order_nodes() {
   // Kahn's algorithm, always taking the lowest ready id: inputs are made before their
   // consumers, so this is creation order except where `after` reorders policies, and the same
   // on every run.
@@ -426,10 +455,14 @@ Program Compiler::run() {
       if (--waiting[next] == 0) ready.push(next);
     }
   }
-  return std::move(p_);
 }
 
 }  // namespace
+
+Program compile_expression(const std::vector<Module>& modules, const CheckedProgram& checked,
+                           uint32_t module, ExprId expr, NodeId* root, Diagnostics& diagnostics) {
+  return Compiler(modules, checked, diagnostics).run_expression(module, expr, root);
+}
 
 Program compile_program(const std::vector<Module>& modules, const CheckedProgram& checked,
                         Diagnostics& diagnostics) {

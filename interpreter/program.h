@@ -46,7 +46,9 @@ struct GraphNode {
   std::vector<std::string> names;  // lets, policies or knobs that name this node
   uint32_t module = 0;             // where it first appears
   Span span;
-  uint32_t uses = 0;  // how many places in the policies compile to this node
+  uint32_t uses = 0;      // how many places in the policies compile to this node
+  double value = 0;       // Number: its value in base units
+  ExprId expr = kNoExpr;  // expression nodes: the first expression (in `module`) that made it
 };
 
 using DependencyGraph =
@@ -66,6 +68,7 @@ struct PolicyPlan {
   std::vector<NodeId> expectations;
   std::vector<NodeId> rollbacks;  // its own and its file's defaults
   std::vector<size_t> after;      // indices of the policies it is ordered after
+  int priority = 0;
 };
 
 struct Program {
@@ -76,10 +79,23 @@ struct Program {
   // expression nodes in the graph: what sharing saves.
   size_t expressions_written = 0;
   size_t expressions_compiled = 0;
+  // Pairs of policies (indices, first < second) whose expected effects read a metric in
+  // common: the engine must not validate them at the same time.
+  std::vector<std::pair<size_t, size_t>> validation_exclusions;
 };
 
 // Compiles a policy set that checked without errors. Reports cycles in `after` (E0212).
 Program compile_program(const std::vector<Module>& modules, const CheckedProgram& checked,
                         Diagnostics& diagnostics);
+
+// Compiles one expression of a checked module on its own, as `setpoint eval` does; *root is
+// its node.
+Program compile_expression(const std::vector<Module>& modules, const CheckedProgram& checked,
+                           uint32_t module, ExprId expr, NodeId* root, Diagnostics& diagnostics);
+
+// Static analysis of a compiled set: knob conflicts (W0701), flapping pairs (W0702), equal
+// priorities on one knob (W0703); records validation exclusions in the program.
+void analyze_program(const std::vector<Module>& modules, Program& program,
+                     Diagnostics& diagnostics);
 
 }  // namespace setpoint

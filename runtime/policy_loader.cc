@@ -31,6 +31,7 @@ CheckedProgram check_policy_set(const std::vector<Module>& modules, Diagnostics&
   if (!diagnostics.has_errors()) {
     Program graph = compile_program(modules, program, diagnostics);
     bool ok = !diagnostics.has_errors();
+    if (ok) analyze_program(modules, graph, diagnostics);
     if (compiled && ok) *compiled = std::move(graph);
     if (is_compiled) *is_compiled = ok;
   }

@@ -26,7 +26,8 @@ struct PolicySet {
 PolicySet load_policy_set(const std::vector<std::string>& paths);
 
 // Checks parsed modules against the system's tz database and, when that finds no errors,
-// compiles them (which finds cycles in `after`) into *compiled if given. Sorts the diagnostics.
+// compiles them (which finds cycles in `after`) and analyses the graph (knob conflicts), into
+// *compiled if given. Sorts the diagnostics.
 CheckedProgram check_policy_set(const std::vector<Module>& modules, Diagnostics& diagnostics,
                                 Program* compiled = nullptr, bool* is_compiled = nullptr);
 

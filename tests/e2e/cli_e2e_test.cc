@@ -220,3 +220,87 @@ TEST_CASE("graph refuses policies with errors") {
   CHECK(r.out.empty());
   CHECK(r.err.find("error[E0301]") != std::string::npos);
 }
+
+namespace {
+
+// first and second expect changes in http_requests_total (through different selectors), third
+// in another metric.
+const char* kSharedExpectations =
+    "knob a : int in 0..10\n"
+    "knob b : int in 0..10\n"
+    "knob c : int in 0..10\n"
+    "\n"
+    "policy first {\n"
+    "  trigger up == 0 for 5m\n"
+    "  action set a = a + 1\n"
+    "  expect sum(rate(http_requests_total{code=\"500\"}[5m])) decreases by 10% within 10m\n"
+    "}\n"
+    "\n"
+    "policy second {\n"
+    "  trigger up == 0 for 5m\n"
+    "  action set b = b + 1\n"
+    "  expect sum(rate(http_requests_total{job=\"api\"}[5m])) increases by 10% within 10m\n"
+    "}\n"
+    "\n"
+    "policy third {\n"
+    "  trigger up == 0 for 5m\n"
+    "  action set c = c + 1\n"
+    "  expect avg(process_resident_memory_bytes) decreases by 10% within 10m\n"
+    "}\n";
+
+}  // namespace
+
+TEST_CASE("graph --stats lists the policies whose expectations must be validated apart") {
+  TempDir dir;
+  write_text(dir.file("a.setpoint"), kSharedExpectations);
+  ProcessResult r = run_setpoint({"graph", "--stats", dir.path()});
+  REQUIRE(r.exit_code == 0);
+  size_t at = r.out.find("validated apart");
+  REQUIRE(at != std::string::npos);
+  CHECK(r.out.substr(at) ==
+        "validated apart (their expectations read a metric in common):\n"
+        "  first / second\n");
+}
+
+TEST_CASE("graph --format json lists validation exclusions as pairs of policy names") {
+  TempDir dir;
+  write_text(dir.file("a.setpoint"), kSharedExpectations);
+  ProcessResult r = run_setpoint({"graph", "--format", "json", dir.path()});
+  REQUIRE(r.exit_code == 0);
+  auto json = nlohmann::json::parse(r.out);
+  CHECK(json["validation_exclusions"] == nlohmann::json::array({{"first", "second"}}));
+  // A set with nothing to keep apart still has the key, as an empty list.
+  write_text(dir.file("a.setpoint"), kGood);
+  r = run_setpoint({"graph", "--format", "json", dir.path()});
+  REQUIRE(r.exit_code == 0);
+  CHECK(nlohmann::json::parse(r.out)["validation_exclusions"] == nlohmann::json::array());
+}
+
+TEST_CASE("check reports policies pulling one knob both ways as a warning and exits 0") {
+  TempDir dir;
+  write_text(dir.file("a.setpoint"),
+             "let cpu = avg(rate(process_cpu_seconds_total[1m]))\n"
+             "knob replicas : int in 1..10\n"
+             "\n"
+             "policy up {\n"
+             "  trigger cpu > 80% for 5m\n"
+             "  action set replicas = replicas + 1\n"
+             "  expect cpu decreases by 10% within 10m\n"
+             "}\n"
+             "\n"
+             "policy down {\n"
+             "  trigger cpu < 80% for 5m\n"
+             "  action set replicas = replicas - 1\n"
+             "  expect cpu increases by 10% within 10m\n"
+             "}\n");
+  ProcessResult r = run_setpoint({"check", "--format", "json", dir.path()});
+  CHECK(r.exit_code == 0);
+  auto json = nlohmann::json::parse(r.out);
+  REQUIRE(json.size() == 2);
+  CHECK(json[0]["code"] == "W0702");
+  CHECK(json[0]["line"] == 12);
+  CHECK(json[0]["column"] == 3);
+  CHECK(json[1]["severity"] == "note");
+  CHECK(json[1]["line"] == 6);
+  CHECK(json[1]["message"] == "'up' raises 'replicas' here");
+}

@@ -1,0 +1,312 @@
+// Walks the compiled graph for one evaluation time. Selectors, ranges, offsets and subqueries
+// live here because they are about time; the arithmetic of values is in binary_operation.cc,
+// aggregation.cc, instant_functions.cc and range_functions.cc.
+#include "interpreter/evaluator.h"
+
+#include <algorithm>
+#include <cmath>
+#include <map>
+#include <regex>
+#include <span>
+
+#include "interpreter/range_functions.h"
+
+namespace setpoint {
+
+namespace {
+
+int64_t to_ms(double seconds) { return static_cast<int64_t>(std::llround(seconds * 1000.0)); }
+
+// Prometheus anchors every regex matcher: `=~"a|b"` must match the whole value.
+bool matches(const Matcher& m, std::string_view value) {
+  switch (m.op) {
+    case MatchOp::Equal:
+      return value == m.value;
+    case MatchOp::NotEqual:
+      return value != m.value;
+    case MatchOp::Regex:
+    case MatchOp::NotRegex: {
+      static thread_local std::map<std::string, std::regex> cache;
+      auto it = cache.find(m.value);
+      if (it == cache.end()) {
+        it = cache.emplace(m.value, std::regex("^(?:" + m.value + ")$", std::regex::ECMAScript))
+                 .first;
+      }
+      bool hit = std::regex_match(value.begin(), value.end(), it->second);
+      return m.op == MatchOp::Regex ? hit : !hit;
+    }
+  }
+  return false;
+}
+
+}  // namespace
+
+constexpr LabelSetId kUnset = UINT32_MAX;
+
+Evaluator::Evaluator(const std::vector<Module>& modules, const Program& program,
+                     const WindowStore& store, EvalOptions options)
+    : modules_(modules), program_(program), store_(store), options_(options) {
+  size_t n = boost::num_vertices(program.graph);
+  inputs_.resize(n);
+  for (NodeId v = 0; v < n; ++v) {
+    for (auto [e, end] = boost::in_edges(v, program.graph); e != end; ++e) {
+      inputs_[v].push_back(boost::source(*e, program.graph));
+    }
+  }
+  now_values_.resize(n);
+  now_state_.assign(n, kNotComputed);
+  consumers_.assign(n, 0);
+  for (NodeId v = 0; v < n; ++v) {
+    if (!is_expression(program.graph[v].kind)) continue;
+    for (NodeId i : inputs_[v]) ++consumers_[i];
+  }
+  uses_left_ = consumers_;
+}
+
+void Evaluator::reset_labels() {
+  table_ = LabelTable();
+  series_labels_.clear();
+}
+
+void Evaluator::at(int64_t t_ms) {
+  now_ms_ = t_ms;
+  std::fill(now_state_.begin(), now_state_.end(), kNotComputed);
+  uses_left_ = consumers_;
+  past_values_.clear();
+  if (table_.size() > options_.max_label_sets) reset_labels();
+}
+
+const Value& Evaluator::value(NodeId n) { return value_at(n, now_ms_); }
+
+void Evaluator::drop(NodeId n) {
+  if (now_state_[n] != kComputed) return;
+  now_values_[n] = Value{};
+  now_state_[n] = kDropped;
+}
+
+const Value& Evaluator::value_at(NodeId n, int64_t t_ms) {
+  if (t_ms == now_ms_) {
+    if (now_state_[n] != kComputed) {
+      now_values_[n] = compute(n, t_ms);
+      now_state_[n] = kComputed;
+      // Once every consumer in the graph has read an input, its value is dropped: memory holds
+      // the values on the current evaluation front, not one per node. Nodes read from outside
+      // (conditions) have no consumer here and stay until the next at(); a dropped node asked
+      // for again is computed again.
+      if (is_expression(program_.graph[n].kind)) {
+        for (NodeId i : inputs_[n]) {
+          if (uses_left_[i] > 0 && --uses_left_[i] == 0 && now_state_[i] == kComputed) {
+            now_values_[i] = Value{};
+            now_state_[i] = kDropped;
+          }
+        }
+      }
+    }
+    return now_values_[n];
+  }
+  auto& at_node = past_values_[n];
+  auto found = at_node.find(t_ms);
+  if (found != at_node.end()) return found->second;
+  Value v = compute(n, t_ms);
+  return past_values_[n].emplace(t_ms, std::move(v)).first->second;
+}
+
+const Expr& Evaluator::expr_of(NodeId n) const {
+  const GraphNode& g = program_.graph[n];
+  return modules_[g.module].expr(g.expr);
+}
+
+LabelSetId Evaluator::series_labels(uint32_t series) {
+  if (series >= series_labels_.size()) series_labels_.resize(store_.series_count(), kUnset);
+  LabelSetId& id = series_labels_[series];
+  if (id == kUnset) id = table_.intern(store_.labels(series));
+  return id;
+}
+
+// The series a selector's matchers pick, with their samples at t (instant, range_ms == 0) or
+// in (t - range, t].
+Value Evaluator::selector(NodeId n, int64_t t_ms, int64_t range_ms) {
+  const Expr& e = expr_of(n);
+  std::string_view metric = e.text;
+  for (const Matcher& m : e.matchers) {
+    if (metric.empty() && m.label == "__name__" && m.op == MatchOp::Equal) metric = m.value;
+  }
+  std::vector<uint32_t> all;
+  const std::vector<uint32_t>* candidates;
+  if (!metric.empty()) {
+    candidates = &store_.series_named(metric);
+  } else {
+    all = store_.all_series();
+    candidates = &all;
+  }
+  Value out;
+  out.type = range_ms > 0 ? ValueType::Matrix : ValueType::Vector;
+  out.matrix.start_ms = t_ms - range_ms;
+  out.matrix.end_ms = t_ms;
+  for (uint32_t id : *candidates) {
+    const Labels& labels = store_.labels(id);
+    bool ok = std::all_of(e.matchers.begin(), e.matchers.end(), [&](const Matcher& m) {
+      return matches(m, label_value(labels, m.label));
+    });
+    if (!ok) continue;
+    if (range_ms > 0) {
+      store_.range(id, t_ms - range_ms, t_ms, scratch_);
+      if (scratch_.empty()) continue;
+      auto begin = static_cast<uint32_t>(out.matrix.points.size());
+      out.matrix.points.insert(out.matrix.points.end(), scratch_.begin(), scratch_.end());
+      out.matrix.series.push_back(
+          {series_labels(id), begin, static_cast<uint32_t>(out.matrix.points.size())});
+    } else if (std::optional<Sample> s = store_.instant(id, t_ms, options_.lookback_ms)) {
+      out.vector.push_back({series_labels(id), s->value, s->t_ms});
+    }
+  }
+  return out;
+}
+
+// inner[range:step] at t: the inner expression at every multiple of step in (t - range, t].
+Value Evaluator::subquery(NodeId n, int64_t t_ms) {
+  const Expr& e = expr_of(n);
+  NodeId inner = inputs(n).front();
+  int64_t range = to_ms(e.number);
+  int64_t step = e.step > 0 ? to_ms(e.step) : options_.default_subquery_step_ms;
+  int64_t start = t_ms - range;
+  int64_t first = (start / step) * step;
+  while (first <= start) first += step;  // the left edge is excluded, as for ranges
+  Value out;
+  out.type = ValueType::Matrix;
+  out.matrix.start_ms = start;
+  out.matrix.end_ms = t_ms;
+  // Points are gathered per series, then laid out flat in series order.
+  std::unordered_map<LabelSetId, size_t> index;
+  std::vector<std::pair<LabelSetId, std::vector<Sample>>> gathered;
+  auto add = [&](LabelSetId labels, int64_t ts, double v) {
+    auto [it, fresh] = index.emplace(labels, gathered.size());
+    if (fresh) gathered.push_back({labels, {}});
+    gathered[it->second].second.push_back({ts, v});
+  };
+  for (int64_t ts = first; ts <= t_ms; ts += step) {
+    const Value& v = value_at(inner, ts);
+    if (v.type == ValueType::Scalar) {
+      add(LabelTable::kEmpty, ts, v.scalar);
+    } else {
+      for (const VectorSample& s : v.vector) add(s.labels, ts, s.value);
+    }
+  }
+  for (auto& [labels, points] : gathered) {
+    auto begin = static_cast<uint32_t>(out.matrix.points.size());
+    out.matrix.points.insert(out.matrix.points.end(), points.begin(), points.end());
+    out.matrix.series.push_back({labels, begin, static_cast<uint32_t>(out.matrix.points.size())});
+  }
+  return out;
+}
+
+Value Evaluator::function(NodeId n, int64_t t_ms) {
+  const Expr& e = expr_of(n);
+  std::string_view name = e.text;
+  const std::vector<NodeId>& in = inputs(n);
+  std::vector<const Value*> args;
+  for (NodeId i : in) args.push_back(&value_at(i, t_ms));
+  // The selector under the first argument, for absent() and absent_over_time().
+  const Expr* first_selector = nullptr;
+  if (!in.empty()) {
+    NodeId a = in.front();
+    while (program_.graph[a].kind == NodeKind::Range ||
+           program_.graph[a].kind == NodeKind::Offset) {
+      a = inputs(a).front();
+    }
+    if (program_.graph[a].kind == NodeKind::Selector) first_selector = &expr_of(a);
+  }
+  if (name == "absent_over_time") {
+    Value out = instant_function("absent", n, {}, first_selector, t_ms, table_);
+    if (!args[0]->matrix.points.empty()) out.vector.clear();
+    return out;
+  }
+  if (!is_range_function(name))
+    return instant_function(name, n, args, first_selector, t_ms, table_);
+
+  const Value* matrix = nullptr;
+  std::vector<double> scalars;
+  for (const Value* a : args) {
+    if (a->type == ValueType::Matrix) {
+      matrix = a;
+    } else {
+      scalars.push_back(a->scalar);
+    }
+  }
+  Value out;
+  if (!matrix) return out;
+  const Matrix& m = matrix->matrix;
+  // last_over_time acts like an offset and keeps the metric name; the others drop it.
+  bool keep_name = name == "last_over_time";
+  for (const Matrix::Series& s : m.series) {
+    std::span<const Sample> points(m.points.data() + s.begin, s.end - s.begin);
+    std::optional<double> v = range_function_at(name, points, m.start_ms, m.end_ms, t_ms, scalars);
+    if (!v) continue;
+    out.vector.push_back({keep_name ? s.labels : table_.without_name(s.labels), *v, t_ms});
+  }
+  return out;
+}
+
+Value Evaluator::compute(NodeId n, int64_t t_ms) {
+  const GraphNode& g = program_.graph[n];
+  switch (g.kind) {
+    case NodeKind::Number:
+      return Value::of_scalar(g.value);
+    case NodeKind::String: {
+      Value out;
+      out.type = ValueType::String;
+      out.string = expr_of(n).string_value;
+      return out;
+    }
+    case NodeKind::Selector:
+      return selector(n, t_ms, 0);
+    case NodeKind::Range: {
+      NodeId in = inputs(n).front();
+      // x[5m] offset 1m compiles as offset(range(x)); range(offset(x)) is not PromQL.
+      return selector(in, t_ms, to_ms(expr_of(n).number));
+    }
+    case NodeKind::Subquery:
+      return subquery(n, t_ms);
+    case NodeKind::Offset: {
+      Value v = value_at(inputs(n).front(), t_ms - to_ms(expr_of(n).number));
+      return v;
+    }
+    case NodeKind::Function:
+      return function(n, t_ms);
+    case NodeKind::Aggregation: {
+      const Expr& e = expr_of(n);
+      const std::vector<NodeId>& in = inputs(n);
+      const Value* parameter = in.size() > 1 ? &value_at(in[0], t_ms) : nullptr;
+      return aggregate(e, n, parameter, value_at(in.back(), t_ms), t_ms, table_);
+    }
+    case NodeKind::Unary: {
+      Value v = value_at(inputs(n).front(), t_ms);
+      if (v.type == ValueType::Scalar) {
+        v.scalar = -v.scalar;
+        return v;
+      }
+      for (VectorSample& s : v.vector) {
+        s.value = -s.value;
+        s.labels = table_.without_name(s.labels);
+        s.t_ms = t_ms;
+      }
+      return v;
+    }
+    case NodeKind::Binary: {
+      const std::vector<NodeId>& in = inputs(n);
+      const Value& l = value_at(in[0], t_ms);
+      const Value& r = value_at(in[1], t_ms);
+      return binary_operation(expr_of(n), n, l, r, t_ms, table_);
+    }
+    case NodeKind::KnobValue: {
+      std::optional<double> v = knob_value ? knob_value(g.label) : std::nullopt;
+      if (!v) return Value{};  // unknown: an empty vector, so nothing compares true
+      return Value::of_scalar(*v);
+    }
+    default:
+      // Baselines, conditions and policies are the engine's: they have no value of their own.
+      return Value{};
+  }
+}
+
+}  // namespace setpoint

@@ -1,0 +1,87 @@
+// Evaluates compiled expressions over the window store at a time t, exactly as a Prometheus
+// instant query at t would. Nodes are evaluated from their graph inputs; a node is computed once
+// per (node, time) within one Evaluator::at() pass, so an expression shared by many policies
+// is computed once for all of them.
+#pragma once
+
+#include <functional>
+#include <optional>
+#include <unordered_map>
+#include <vector>
+
+#include "interpreter/program.h"
+#include "interpreter/value.h"
+#include "interpreter/window_store.h"
+
+namespace setpoint {
+
+struct EvalOptions {
+  int64_t lookback_ms = kLookbackMs;
+  int64_t default_subquery_step_ms = 60'000;  // Prometheus' default evaluation interval
+  // Derived label sets are forgotten at the next at() once there are more than this many, so a
+  // long-running evaluator stays bounded whatever the series churn.
+  size_t max_label_sets = 1'000'000;
+};
+
+class Evaluator {
+ public:
+  Evaluator(const std::vector<Module>& modules, const Program& program, const WindowStore& store,
+            EvalOptions options = {});
+
+  // Starts a new evaluation time: what was computed for an earlier time is forgotten.
+  void at(int64_t t_ms);
+  // The value of node n at the current time. Throws EvalError for a query Prometheus refuses
+  // at run time.
+  const Value& value(NodeId n);
+  // Drops a value the caller has read and will not ask for again at this time (a policy's
+  // condition), so memory holds one condition's result at a time, not all of them.
+  void drop(NodeId n);
+  // The labels behind a sample's id (valid until the next at()).
+  const Labels& labels(LabelSetId id) const { return table_.get(id); }
+
+  // The current value of a knob, for expressions that read one; unset or nullopt means unknown
+  // (the expression then has no value).
+  std::function<std::optional<double>(std::string_view knob)> knob_value;
+
+ private:
+  const Value& value_at(NodeId n, int64_t t_ms);
+  Value compute(NodeId n, int64_t t_ms);
+  Value selector(NodeId n, int64_t t_ms, int64_t range_ms);
+  Value subquery(NodeId n, int64_t t_ms);
+  Value function(NodeId n, int64_t t_ms);
+  const std::vector<NodeId>& inputs(NodeId n) const { return inputs_[n]; }
+  const Expr& expr_of(NodeId n) const;
+  LabelSetId series_labels(uint32_t series);
+  void reset_labels();
+
+  const std::vector<Module>& modules_;
+  const Program& program_;
+  const WindowStore& store_;
+  EvalOptions options_;
+  std::vector<std::vector<NodeId>> inputs_;  // graph in-edges, in operand order
+  int64_t now_ms_ = 0;
+  // Values at the current time, by node; values at other times (offsets, subqueries) by key.
+  enum : uint8_t { kNotComputed, kComputed, kDropped };
+  std::vector<Value> now_values_;
+  std::vector<uint8_t> now_state_;
+  std::vector<uint32_t> consumers_;  // expression nodes that read each node
+  std::vector<uint32_t> uses_left_;  // consumers not yet computed at the current time
+  std::unordered_map<uint64_t, std::unordered_map<int64_t, Value>> past_values_;
+  LabelTable table_;
+  std::vector<LabelSetId> series_labels_;  // store series id -> label set, or kUnset
+  std::vector<Sample> scratch_;
+};
+
+// The parts of evaluation that do not depend on the graph, each in a file of its own. `slot`
+// names the operator (its node) for the label table's projection cache.
+Value binary_operation(const Expr& op, uint32_t slot, const Value& lhs, const Value& rhs,
+                       int64_t t_ms, LabelTable& table);
+Value aggregate(const Expr& agg, uint32_t slot, const Value* parameter, const Value& operand,
+                int64_t t_ms, LabelTable& table);
+// Functions of instant vectors and scalars (everything but the range-vector functions).
+// `first_selector` is the first argument's expression when it is a selector (absent() takes
+// its labels from the selector's equality matchers).
+Value instant_function(std::string_view name, uint32_t slot, const std::vector<const Value*>& args,
+                       const Expr* first_selector, int64_t t_ms, LabelTable& table);
+
+}  // namespace setpoint

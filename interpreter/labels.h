@@ -1,0 +1,63 @@
+// A series' identity: its label pairs, sorted by name, with the metric name as `__name__`.
+// Plain values so that readers, the window store and the evaluator share one representation.
+#pragma once
+
+#include <cstdint>
+#include <cstring>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace setpoint {
+
+struct Label {
+  std::string name;
+  std::string value;
+  bool operator==(const Label&) const = default;
+  auto operator<=>(const Label&) const = default;
+};
+
+// Sorted by name, names unique, no empty values (Prometheus treats an empty value as absent).
+using Labels = std::vector<Label>;
+
+// Sorts by name and drops pairs with an empty value; a repeated name keeps its last value.
+void normalize_labels(Labels& labels);
+
+// The value of a label, "" when absent.
+std::string_view label_value(const Labels& labels, std::string_view name);
+
+// `metric{a="1", b="2"}` as Prometheus prints a series; `{a="1"}` without a metric name.
+std::string labels_text(const Labels& labels);
+
+// A Prometheus staleness marker: a NaN with this exact bit pattern ends a series at once.
+inline constexpr uint64_t kStaleNaNBits = 0x7ff0000000000002ull;
+inline double stale_marker() {
+  double v;
+  std::memcpy(&v, &kStaleNaNBits, sizeof v);
+  return v;
+}
+inline bool is_stale_marker(double v) {
+  uint64_t bits;
+  std::memcpy(&bits, &v, sizeof bits);
+  return bits == kStaleNaNBits;
+}
+
+// One recorded point: milliseconds since the Unix epoch (Prometheus' resolution) and a value.
+struct Sample {
+  int64_t t_ms = 0;
+  double value = 0;
+};
+
+// Where readers put what they parse: a series is announced once (by its labels) and its
+// samples then refer to it by the number series() returned, so a hot loop never rebuilds labels.
+class SampleSink {
+ public:
+  virtual ~SampleSink() = default;
+  // Returns a number for this series, or kRejectedSeries when the sink will not take it
+  // (a series limit): its samples are then not passed on.
+  virtual uint32_t series(const Labels& labels) = 0;
+  virtual void sample(uint32_t series, int64_t t_ms, double value) = 0;
+};
+inline constexpr uint32_t kRejectedSeries = UINT32_MAX;
+
+}  // namespace setpoint

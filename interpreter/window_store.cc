@@ -1,0 +1,197 @@
+// The window store: per-series sample buffers used as rings, the limits that bound them, and
+// the Prometheus rules for what range and instant selectors see.
+#include "interpreter/window_store.h"
+
+#include <algorithm>
+#include <numeric>
+
+namespace setpoint {
+
+namespace {
+
+// A key no two different label sets share: names and values never contain 0xff in valid UTF-8,
+// so it separates them without escaping.
+std::string canonical_key(const Labels& labels) {
+  std::string key;
+  size_t n = 0;
+  for (const Label& l : labels) n += l.name.size() + l.value.size() + 2;
+  key.reserve(n);
+  for (const Label& l : labels) {
+    key += l.name;
+    key += '\xff';
+    key += l.value;
+    key += '\xff';
+  }
+  return key;
+}
+
+// a - b for b >= 0, saturating at INT64_MIN instead of overflowing.
+int64_t minus(int64_t a, int64_t b) { return a < INT64_MIN + b ? INT64_MIN : a - b; }
+
+bool is_normalized(const Labels& labels) {
+  for (size_t i = 0; i < labels.size(); ++i) {
+    if (labels[i].value.empty()) return false;
+    if (i > 0 && !(labels[i - 1].name < labels[i].name)) return false;
+  }
+  return true;
+}
+
+const Labels kNoLabels;
+const std::vector<uint32_t> kNoSeries;
+
+}  // namespace
+
+WindowStore::WindowStore(StoreLimits limits) : limits_(limits) {
+  // A zero cap would make every append evict the sample it just stored.
+  if (limits_.max_samples_per_series == 0) limits_.max_samples_per_series = 1;
+}
+
+uint32_t WindowStore::series(const Labels& labels) {
+  // Callers are asked to normalize; a caller that did not still gets one id per label set.
+  Labels normalized;
+  const Labels* ls = &labels;
+  if (!is_normalized(labels)) {
+    normalized = labels;
+    normalize_labels(normalized);
+    ls = &normalized;
+  }
+  std::string key = canonical_key(*ls);
+  if (auto it = by_key_.find(key); it != by_key_.end()) return it->second;
+  // Ids are uint32_t with kRejectedSeries reserved, whatever max_series says.
+  if (labels_.size() >= limits_.max_series || labels_.size() >= kRejectedSeries) {
+    return kRejectedSeries;
+  }
+  uint32_t id = static_cast<uint32_t>(labels_.size());
+  labels_.push_back(*ls);
+  buffers_.emplace_back();
+  by_key_.emplace(std::move(key), id);
+  by_name_[std::string(label_value(*ls, "__name__"))].push_back(id);
+  return id;
+}
+
+void WindowStore::sample(uint32_t series, int64_t t_ms, double value) {
+  append(series, t_ms, value);
+}
+
+WindowStore::Append WindowStore::append(uint32_t series, int64_t t_ms, double value) {
+  if (series >= buffers_.size()) {
+    ++counters_.rejected_series;
+    return Append::Rejected;
+  }
+  Buffer& b = buffers_[series];
+  if (b.head < b.samples.size()) {
+    int64_t newest = b.samples.back().t_ms;
+    if (t_ms < newest) {
+      ++counters_.out_of_order;
+      return Append::OutOfOrder;
+    }
+    if (t_ms == newest) {
+      ++counters_.duplicate;
+      return Append::Duplicate;
+    }
+  }
+  b.samples.push_back(Sample{t_ms, value});
+  ++counters_.accepted;
+  evict(b, t_ms);
+  return Append::Accepted;
+}
+
+void WindowStore::evict(Buffer& b, int64_t newest_ms) {
+  size_t end = b.samples.size();
+  size_t head = b.head;
+  if (limits_.retention_ms > 0) {
+    int64_t cutoff = minus(newest_ms, limits_.retention_ms);
+    while (head < end && b.samples[head].t_ms < cutoff) ++head;
+  }
+  if (end - head > limits_.max_samples_per_series) head = end - limits_.max_samples_per_series;
+  if (head == b.head) return;
+  counters_.evicted += head - b.head;
+  b.head = head;
+  // Compact once the dead prefix outweighs the live part: each sample is then moved at most a
+  // constant number of times on average, and the buffer holds at most twice what is live.
+  if (b.head > end - b.head) {
+    b.samples.erase(b.samples.begin(), b.samples.begin() + static_cast<std::ptrdiff_t>(b.head));
+    b.head = 0;
+  }
+}
+
+size_t WindowStore::series_count() const { return labels_.size(); }
+
+const Labels& WindowStore::labels(uint32_t series) const {
+  return series < labels_.size() ? labels_[series] : kNoLabels;
+}
+
+const std::vector<uint32_t>& WindowStore::series_named(std::string_view name) const {
+  auto it = by_name_.find(std::string(name));
+  return it == by_name_.end() ? kNoSeries : it->second;
+}
+
+std::vector<uint32_t> WindowStore::all_series() const {
+  std::vector<uint32_t> ids(labels_.size());
+  std::iota(ids.begin(), ids.end(), 0u);
+  return ids;
+}
+
+void WindowStore::range(uint32_t series, int64_t from_ms, int64_t to_ms,
+                        std::vector<Sample>& out) const {
+  out.clear();
+  if (series >= buffers_.size() || to_ms <= from_ms) return;
+  const Buffer& b = buffers_[series];
+  auto begin = b.samples.begin() + static_cast<std::ptrdiff_t>(b.head);
+  auto after_ts = [](int64_t t, const Sample& s) { return t < s.t_ms; };
+  auto first = std::upper_bound(begin, b.samples.end(), from_ms, after_ts);
+  auto last = std::upper_bound(first, b.samples.end(), to_ms, after_ts);
+  out.reserve(static_cast<size_t>(last - first));
+  for (auto it = first; it != last; ++it) {
+    if (!is_stale_marker(it->value)) out.push_back(*it);
+  }
+}
+
+std::optional<Sample> WindowStore::instant(uint32_t series, int64_t t_ms,
+                                           int64_t lookback_ms) const {
+  if (series >= buffers_.size() || lookback_ms <= 0) return std::nullopt;
+  const Buffer& b = buffers_[series];
+  auto begin = b.samples.begin() + static_cast<std::ptrdiff_t>(b.head);
+  auto after = std::upper_bound(begin, b.samples.end(), t_ms,
+                                [](int64_t t, const Sample& s) { return t < s.t_ms; });
+  if (after == begin) return std::nullopt;
+  const Sample& s = *(after - 1);
+  // Prometheus 3.x excludes the left edge: a sample exactly `lookback` old is not seen.
+  if (s.t_ms <= minus(t_ms, lookback_ms)) return std::nullopt;
+  if (is_stale_marker(s.value)) return std::nullopt;
+  return s;
+}
+
+std::optional<int64_t> WindowStore::newest_ms() const {
+  std::optional<int64_t> newest;
+  for (const Buffer& b : buffers_) {
+    if (b.head < b.samples.size() && (!newest || b.samples.back().t_ms > *newest)) {
+      newest = b.samples.back().t_ms;
+    }
+  }
+  return newest;
+}
+
+std::optional<int64_t> WindowStore::oldest_ms() const {
+  std::optional<int64_t> oldest;
+  for (const Buffer& b : buffers_) {
+    if (b.head < b.samples.size() && (!oldest || b.samples[b.head].t_ms < *oldest)) {
+      oldest = b.samples[b.head].t_ms;
+    }
+  }
+  return oldest;
+}
+
+size_t WindowStore::sample_count() const {
+  size_t n = 0;
+  for (const Buffer& b : buffers_) n += b.samples.size() - b.head;
+  return n;
+}
+
+size_t WindowStore::sample_bytes() const {
+  size_t n = 0;
+  for (const Buffer& b : buffers_) n += b.samples.capacity() * sizeof(Sample);
+  return n;
+}
+
+}  // namespace setpoint

@@ -1,0 +1,173 @@
+// The window store: series identity, the append rules and limits with their counters, and what
+// range and instant selectors see (Prometheus 3.x: windows open on the left).
+#include "interpreter/window_store.h"
+
+#include <catch2/catch.hpp>
+#include <cmath>
+
+using namespace setpoint;
+
+namespace {
+
+Labels series_labels(const std::string& name, const std::string& instance) {
+  return {{"__name__", name}, {"instance", instance}};
+}
+
+std::vector<int64_t> times(const std::vector<Sample>& samples) {
+  std::vector<int64_t> t;
+  for (const Sample& s : samples) t.push_back(s.t_ms);
+  return t;
+}
+
+std::vector<int64_t> range_times(const WindowStore& store, uint32_t id, int64_t from, int64_t to) {
+  std::vector<Sample> out;
+  store.range(id, from, to, out);
+  return times(out);
+}
+
+}  // namespace
+
+TEST_CASE("a label set names one series, whatever the order it is written in") {
+  WindowStore store;
+  uint32_t a = store.series(series_labels("up", "a"));
+  uint32_t b = store.series(series_labels("up", "b"));
+  uint32_t c = store.series({{"__name__", "down"}, {"instance", "a"}});
+  CHECK(a == 0);
+  CHECK(b == 1);
+  CHECK(c == 2);
+  CHECK(store.series(series_labels("up", "a")) == a);
+  // Not normalized by the caller: still the same series.
+  CHECK(store.series({{"instance", "a"}, {"__name__", "up"}, {"zone", ""}}) == a);
+  // A value containing what would be a separator in a naive key is a different series.
+  CHECK(store.series({{"__name__", "up"}, {"instance", "a\"}, {x=\"b"}}) == 3);
+  CHECK(store.series_count() == 4);
+  CHECK(store.labels(b) == series_labels("up", "b"));
+  CHECK(store.series_named("up") == std::vector<uint32_t>{0, 1, 3});
+  CHECK(store.series_named("down") == std::vector<uint32_t>{2});
+  CHECK(store.series_named("nothing").empty());
+  CHECK(store.all_series() == std::vector<uint32_t>{0, 1, 2, 3});
+}
+
+TEST_CASE("samples older than or as old as a series' newest are refused and counted") {
+  WindowStore store;
+  uint32_t id = store.series(series_labels("up", "a"));
+  CHECK(store.append(id, 1000, 1) == WindowStore::Append::Accepted);
+  CHECK(store.append(id, 2000, 2) == WindowStore::Append::Accepted);
+  CHECK(store.append(id, 1500, 3) == WindowStore::Append::OutOfOrder);
+  CHECK(store.append(id, 2000, 4) == WindowStore::Append::Duplicate);
+  store.sample(id, 500, 5);  // through SampleSink: refused the same way
+  CHECK(store.append(id, 3000, 6) == WindowStore::Append::Accepted);
+  const StoreCounters& c = store.counters();
+  CHECK(c.accepted == 3);
+  CHECK(c.out_of_order == 2);
+  CHECK(c.duplicate == 1);
+  CHECK(store.sample_count() == 3);
+  std::vector<Sample> out;
+  store.range(id, 0, 10000, out);
+  REQUIRE(out.size() == 3);
+  CHECK(out[1].value == 2);  // the duplicate did not overwrite
+}
+
+TEST_CASE("series beyond max_series are refused, and so are their samples") {
+  WindowStore store(StoreLimits{.max_series = 2});
+  uint32_t a = store.series(series_labels("up", "a"));
+  uint32_t b = store.series(series_labels("up", "b"));
+  CHECK(store.series(series_labels("up", "c")) == kRejectedSeries);
+  CHECK(store.series(series_labels("up", "a")) == a);  // known series are still found
+  CHECK(b == 1);
+  store.sample(kRejectedSeries, 1000, 1);
+  CHECK(store.append(kRejectedSeries, 2000, 1) == WindowStore::Append::Rejected);
+  CHECK(store.append(7, 2000, 1) == WindowStore::Append::Rejected);  // never handed out
+  CHECK(store.counters().rejected_series == 3);
+  CHECK(store.series_count() == 2);
+}
+
+TEST_CASE("retention drops samples older than the newest minus the retention") {
+  WindowStore store(StoreLimits{.retention_ms = 10'000});
+  uint32_t id = store.series(series_labels("up", "a"));
+  for (int64_t t = 0; t <= 30'000; t += 5'000) store.append(id, t, static_cast<double>(t));
+  // Newest 30s: 20s is exactly at the cutoff and kept, 15s is older and dropped.
+  CHECK(range_times(store, id, -1, 100'000) == std::vector<int64_t>{20'000, 25'000, 30'000});
+  CHECK(store.counters().evicted == 4);
+  CHECK(store.oldest_ms() == 20'000);
+  CHECK(store.newest_ms() == 30'000);
+}
+
+TEST_CASE("max_samples_per_series keeps the newest samples through many compactions") {
+  WindowStore store(StoreLimits{.max_samples_per_series = 3});
+  uint32_t id = store.series(series_labels("up", "a"));
+  uint32_t other = store.series(series_labels("up", "b"));
+  for (int64_t t = 1; t <= 1000; ++t) store.append(id, t, static_cast<double>(t) * 2);
+  store.append(other, 5, 1);
+  std::vector<Sample> out;
+  store.range(id, 0, 2000, out);
+  REQUIRE(out.size() == 3);
+  CHECK(out[0].t_ms == 998);
+  CHECK(out[0].value == 1996);
+  CHECK(out[2].t_ms == 1000);
+  CHECK(store.counters().evicted == 997);
+  CHECK(store.sample_count() == 4);
+  // The ring never holds much more than what is live.
+  CHECK(store.sample_bytes() <= 16 * sizeof(Sample));
+  CHECK(store.oldest_ms() == 5);
+  CHECK(store.append(id, 1000, 0) == WindowStore::Append::Duplicate);
+}
+
+TEST_CASE("a range selector sees (from, to], stale markers left out") {
+  WindowStore store;
+  uint32_t id = store.series(series_labels("up", "a"));
+  for (int64_t t = 0; t <= 60'000; t += 15'000) store.append(id, t, 1);
+  store.append(id, 75'000, stale_marker());
+  store.append(id, 90'000, 2);
+  CHECK(range_times(store, id, 0, 60'000) == std::vector<int64_t>{15'000, 30'000, 45'000, 60'000});
+  CHECK(range_times(store, id, -1, 0) == std::vector<int64_t>{0});
+  CHECK(range_times(store, id, 14'999, 15'000) == std::vector<int64_t>{15'000});
+  CHECK(range_times(store, id, 15'000, 29'999).empty());
+  CHECK(range_times(store, id, 60'000, 90'000) == std::vector<int64_t>{90'000});
+  CHECK(range_times(store, id, 90'000, 60'000).empty());  // an inverted window
+  CHECK(range_times(store, 42, 0, 90'000).empty());       // an unknown series
+}
+
+TEST_CASE("an instant selector sees the newest sample within the lookback, edge excluded") {
+  WindowStore store;
+  uint32_t id = store.series(series_labels("up", "a"));
+  store.append(id, 10'000, 1);
+  store.append(id, 20'000, 2);
+  CHECK_FALSE(store.instant(id, 9'999));
+  CHECK(store.instant(id, 10'000)->value == 1);
+  CHECK(store.instant(id, 19'999)->value == 1);
+  CHECK(store.instant(id, 20'000)->value == 2);
+  // 5 minutes after the newest sample it is exactly lookback old: no longer seen (3.x).
+  CHECK(store.instant(id, 20'000 + kLookbackMs - 1)->t_ms == 20'000);
+  CHECK_FALSE(store.instant(id, 20'000 + kLookbackMs));
+  CHECK(store.instant(id, 25'000, 5'001)->value == 2);
+  CHECK_FALSE(store.instant(id, 25'000, 5'000));
+  CHECK_FALSE(store.instant(id, 25'000, 0));
+  CHECK_FALSE(store.instant(99, 25'000));
+}
+
+TEST_CASE("a stale marker ends a series for instant selectors from its timestamp") {
+  WindowStore store;
+  uint32_t id = store.series(series_labels("up", "a"));
+  store.append(id, 10'000, 1);
+  CHECK(store.append(id, 20'000, stale_marker()) == WindowStore::Append::Accepted);
+  CHECK(store.instant(id, 19'999)->value == 1);
+  CHECK_FALSE(store.instant(id, 20'000));
+  CHECK_FALSE(store.instant(id, 60'000));
+  store.append(id, 30'000, 3);
+  CHECK(store.instant(id, 30'000)->value == 3);
+  // A NaN that is not the marker is a value like any other.
+  store.append(id, 40'000, std::nan(""));
+  REQUIRE(store.instant(id, 40'000));
+  CHECK(std::isnan(store.instant(id, 40'000)->value));
+}
+
+TEST_CASE("an empty store has no newest or oldest time, and unknown ids have no labels") {
+  WindowStore store;
+  CHECK_FALSE(store.newest_ms());
+  CHECK_FALSE(store.oldest_ms());
+  CHECK(store.sample_count() == 0);
+  CHECK(store.labels(3).empty());
+  store.series(series_labels("up", "a"));  // a series without samples
+  CHECK_FALSE(store.newest_ms());
+}

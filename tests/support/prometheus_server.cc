@@ -1,0 +1,182 @@
+// Starts and stops a real Prometheus server (Debian 12 ships 2.42) on a free 127.0.0.1 port, and
+// turns OpenMetrics text into its TSDB blocks with promtool: the reference for differential tests.
+#include "support/prometheus_server.h"
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <fstream>
+#include <sstream>
+#include <stdexcept>
+#include <thread>
+#include <vector>
+
+#include "support/http_client.h"
+#include "support/process.h"
+
+namespace setpoint::test {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+std::string required_program(const std::string& name) {
+  std::string path = find_program(name);
+  if (path.empty()) {
+    throw std::runtime_error(name +
+                             " is not installed: run scripts/install-deps (Debian package "
+                             "prometheus)");
+  }
+  return path;
+}
+
+std::string tail(const std::string& text, size_t lines) {
+  size_t pos = text.size();
+  for (size_t n = 0; n <= lines && pos > 0; ++n) {
+    size_t nl = text.rfind('\n', pos - 1);
+    if (nl == std::string::npos) return text;
+    pos = nl;
+  }
+  return text.substr(pos + 1);
+}
+
+// fork + exec rather than posix_spawn: the child must ask for PR_SET_PDEATHSIG before exec, so
+// that a test binary killed by a timeout never leaves a server behind.
+pid_t spawn_with_log(const std::vector<std::string>& argv, const std::string& log_path) {
+  int log_fd = open(log_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  int null_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+  if (log_fd < 0 || null_fd < 0) throw std::runtime_error("cannot open " + log_path);
+  std::vector<char*> args;
+  for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+  args.push_back(nullptr);
+  pid_t parent = getpid();
+  pid_t pid = fork();
+  if (pid == 0) {
+    // Only async-signal-safe calls between fork and exec.
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (getppid() != parent) _exit(127);  // the parent died before prctl took effect
+    dup2(null_fd, 0);
+    dup2(log_fd, 1);
+    dup2(log_fd, 2);
+    execv(args[0], args.data());
+    _exit(127);
+  }
+  close(log_fd);
+  close(null_fd);
+  if (pid < 0) throw std::runtime_error("fork failed");
+  return pid;
+}
+
+}  // namespace
+
+std::string find_program(const std::string& name) {
+  const char* env = std::getenv("PATH");
+  std::string path = env && *env ? env : "/usr/local/bin:/usr/bin:/bin";
+  std::stringstream dirs(path);
+  std::string dir;
+  while (std::getline(dirs, dir, ':')) {
+    if (dir.empty()) continue;
+    std::string candidate = dir + "/" + name;
+    if (access(candidate.c_str(), X_OK) == 0) return candidate;
+  }
+  return "";
+}
+
+void create_blocks_from_openmetrics(const std::string& om_file, const std::string& data_dir) {
+  ProcessResult r = run_process({required_program("promtool"), "tsdb", "create-blocks-from",
+                                 "openmetrics", "--quiet", om_file, data_dir});
+  if (r.exit_code != 0) {
+    throw std::runtime_error("promtool tsdb create-blocks-from openmetrics failed (exit " +
+                             std::to_string(r.exit_code) + "):\n" + r.out + r.err);
+  }
+}
+
+int free_local_port() {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  if (fd < 0) throw std::runtime_error("socket failed");
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  addr.sin_port = 0;
+  socklen_t len = sizeof addr;
+  if (bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 ||
+      getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
+    close(fd);
+    throw std::runtime_error("cannot bind a socket to 127.0.0.1:0");
+  }
+  close(fd);
+  return ntohs(addr.sin_port);
+}
+
+PrometheusServer::PrometheusServer(const std::string& work_dir, const std::string& data_dir,
+                                   std::chrono::seconds ready_timeout)
+    : config_path_(work_dir + "/prometheus.yml"), log_path_(work_dir + "/prometheus.log") {
+  // No scrape jobs: the server only answers queries over the imported blocks.
+  std::ofstream(config_path_) << "global:\n  evaluation_interval: 1m\nscrape_configs: []\n";
+  // The port can be taken between free_local_port() and the server's bind; try a few.
+  for (int attempt = 0; attempt < 3; ++attempt) {
+    if (start(data_dir, ready_timeout)) return;
+  }
+  throw std::runtime_error("prometheus found no free port in 3 attempts:\n" + tail(log(), 20));
+}
+
+PrometheusServer::~PrometheusServer() { stop(); }
+
+bool PrometheusServer::start(const std::string& data_dir, std::chrono::seconds ready_timeout) {
+  port_ = free_local_port();
+  pid_ = spawn_with_log({required_program("prometheus"), "--config.file=" + config_path_,
+                         "--storage.tsdb.path=" + data_dir, "--storage.tsdb.retention.time=100y",
+                         "--web.listen-address=127.0.0.1:" + std::to_string(port_)},
+                        log_path_);
+  HttpClient http(std::chrono::seconds(2));
+  auto deadline = Clock::now() + ready_timeout;
+  while (Clock::now() < deadline) {
+    int status = 0;
+    if (waitpid(pid_, &status, WNOHANG) == pid_) {
+      pid_ = -1;
+      if (log().find("address already in use") != std::string::npos) return false;
+      throw std::runtime_error("prometheus exited during startup (status " +
+                               std::to_string(status) + "):\n" + tail(log(), 20));
+    }
+    if (http.get(url() + "/-/ready").status == 200) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  stop();
+  throw std::runtime_error("prometheus was not ready within " +
+                           std::to_string(ready_timeout.count()) + " s:\n" + tail(log(), 20));
+}
+
+std::string PrometheusServer::url() const { return "http://127.0.0.1:" + std::to_string(port_); }
+
+std::string PrometheusServer::log() const {
+  std::ifstream in(log_path_, std::ios::binary);
+  std::ostringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+void PrometheusServer::stop() {
+  if (pid_ <= 0) return;
+  kill(pid_, SIGTERM);
+  auto deadline = Clock::now() + std::chrono::seconds(10);
+  int status = 0;
+  while (Clock::now() < deadline) {
+    if (waitpid(pid_, &status, WNOHANG) == pid_) {
+      pid_ = -1;
+      return;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  kill(pid_, SIGKILL);
+  waitpid(pid_, &status, 0);
+  pid_ = -1;
+}
+
+}  // namespace setpoint::test
