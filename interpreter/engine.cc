@@ -1,0 +1,403 @@
+// The policy state machine. Per policy, one instance per label set of its trigger, with
+// Prometheus' `for` semantics: pending from the first evaluation the trigger holds, firing once
+// it has held at every evaluation for the whole duration, reset by any evaluation where it does
+// not hold or has no data. A firing instance acts once, when nothing stands in its way.
+#include "interpreter/engine.h"
+
+#include <algorithm>
+#include <cmath>
+#include <queue>
+#include <set>
+
+namespace setpoint {
+namespace {
+
+int64_t to_ms(double seconds) { return static_cast<int64_t>(std::llround(seconds * 1000.0)); }
+
+std::string duration_text(double seconds) {
+  char buffer[32];
+  if (seconds >= 3600 && std::fmod(seconds, 3600) == 0) {
+    std::snprintf(buffer, sizeof buffer, "%gh", seconds / 3600);
+  } else if (seconds >= 60 && std::fmod(seconds, 60) == 0) {
+    std::snprintf(buffer, sizeof buffer, "%gm", seconds / 60);
+  } else {
+    std::snprintf(buffer, sizeof buffer, "%gs", seconds);
+  }
+  return buffer;
+}
+
+// Two label sets describe the same thing when one is a subset of the other: a fleet-wide `when`
+// (no labels) applies to every instance, a per-instance one to its own instance.
+bool compatible(const Labels& a, const Labels& b) {
+  const Labels& small = a.size() <= b.size() ? a : b;
+  const Labels& large = a.size() <= b.size() ? b : a;
+  for (const Label& l : small) {
+    if (l.name == "__name__") continue;
+    if (label_value(large, l.name) != l.value) return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+Engine::Engine(const std::vector<Module>& modules, const CheckedProgram& checked,
+               const Program& program, const WindowStore& store, EngineOptions options)
+    : modules_(modules),
+      checked_(checked),
+      program_(program),
+      options_(options),
+      evaluator_(modules, program, store, options.eval) {
+  evaluator_.knob_value = [this](std::string_view name) { return knob(name); };
+  for (const PolicyPlan& plan : program.policies) rules_.push_back(read_rules(plan));
+  state_.resize(program.policies.size());
+  order_ = policy_order();
+}
+
+void Engine::set_knob(std::string_view knob, double value) {
+  knobs_.insert_or_assign(std::string(knob), value);
+}
+
+std::optional<double> Engine::knob(std::string_view knob) const {
+  auto found = knobs_.find(knob);
+  if (found == knobs_.end()) return std::nullopt;
+  return found->second;
+}
+
+PolicyRules Engine::read_rules(const PolicyPlan& plan) const {
+  PolicyRules r;
+  const Module& mod = modules_[plan.module];
+  auto apply = [&](const Clause& c) {
+    switch (c.kind) {
+      case ClauseKind::Mode:
+        r.mode = c.mode;
+        break;
+      case ClauseKind::Trigger:
+        r.hold_seconds = c.duration.present ? c.duration.seconds : 0;
+        break;
+      case ClauseKind::Cooldown:
+        r.cooldown_seconds = c.duration.seconds;
+        break;
+      case ClauseKind::Limit:
+        r.limit_count = static_cast<int>(c.number);
+        r.limit_seconds = c.duration.seconds;
+        break;
+      case ClauseKind::Quarantine:
+        r.quarantine_after = static_cast<int>(c.number);
+        break;
+      case ClauseKind::Pause:
+        r.pause_seconds = c.duration.seconds;
+        break;
+      default:
+        break;
+    }
+  };
+  // The file's defaults first, so the policy's own clauses take precedence.
+  if (!plan.emergency) {
+    for (const Item& it : mod.items) {
+      if (it.kind != ItemKind::Defaults) continue;
+      for (const Clause& c : it.clauses) apply(c);
+    }
+  }
+  for (const Clause& c : mod.items[plan.item].clauses) apply(c);
+  return r;
+}
+
+// Emergencies first; then policies by priority, highest first, but never before a policy
+// they are ordered `after`; ties in the order the files define them.
+std::vector<size_t> Engine::policy_order() const {
+  const auto& plans = program_.policies;
+  std::vector<size_t> waiting(plans.size(), 0);
+  std::vector<std::vector<size_t>> followers(plans.size());
+  for (size_t i = 0; i < plans.size(); ++i) {
+    for (size_t j : plans[i].after) {
+      ++waiting[i];
+      followers[j].push_back(i);
+    }
+  }
+  auto later = [&](size_t a, size_t b) {
+    if (plans[a].emergency != plans[b].emergency) return plans[b].emergency;
+    if (plans[a].priority != plans[b].priority) return plans[a].priority < plans[b].priority;
+    return a > b;
+  };
+  std::priority_queue<size_t, std::vector<size_t>, decltype(later)> ready(later);
+  for (size_t i = 0; i < plans.size(); ++i) {
+    if (waiting[i] == 0) ready.push(i);
+  }
+  std::vector<size_t> order;
+  while (!ready.empty()) {
+    size_t i = ready.top();
+    ready.pop();
+    order.push_back(i);
+    for (size_t f : followers[i]) {
+      if (--waiting[f] == 0) ready.push(f);
+    }
+  }
+  return order;
+}
+
+bool Engine::holds_for(NodeId condition, const Labels& instance) {
+  const Value& v = evaluator_.value(condition);
+  if (v.type == ValueType::Scalar) return v.scalar != 0 && !std::isnan(v.scalar);
+  return std::any_of(v.vector.begin(), v.vector.end(),
+                     [&](const VectorSample& s) { return compatible(labels(s.labels), instance); });
+}
+
+std::vector<Event> Engine::evaluate(int64_t t_ms) {
+  std::vector<Event> out;
+  if (last_eval_ms_ && t_ms <= *last_eval_ms_) return out;  // time only moves forward
+  last_eval_ms_ = t_ms;
+  evaluator_.at(t_ms);
+  knob_actor_.clear();
+  for (size_t p : order_) {
+    try {
+      evaluate_policy(p, t_ms, out);
+    } catch (const EvalError& e) {
+      // A query Prometheus would refuse (many-to-many matching...) is no reason to act.
+      Event ev;
+      ev.t_ms = t_ms;
+      ev.policy = program_.policies[p].name;
+      ev.kind = EventKind::Skipped;
+      ev.reason = std::string("evaluation failed: ") + e.what();
+      out.push_back(std::move(ev));
+    }
+  }
+  return out;
+}
+
+void Engine::evaluate_policy(size_t p, int64_t t_ms, std::vector<Event>& out) {
+  const PolicyPlan& plan = program_.policies[p];
+  PolicyState& st = state_[p];
+  const PolicyRules& r = rules_[p];
+  auto event = [&](const Labels& instance, EventKind kind, std::string reason = {}) {
+    Event e;
+    e.t_ms = t_ms;
+    e.policy = plan.name;
+    e.instance = instance;
+    e.kind = kind;
+    e.reason = std::move(reason);
+    out.push_back(std::move(e));
+  };
+  NodeId condition =
+      boost::source(*boost::in_edges(plan.trigger, program_.graph).first, program_.graph);
+  const Value& v = evaluator_.value(condition);
+  std::set<Labels> present;
+  if (v.type == ValueType::Scalar) {
+    if (v.scalar != 0 && !std::isnan(v.scalar)) present.insert(Labels{});
+  } else {
+    for (const VectorSample& s : v.vector) {
+      Labels l = labels(s.labels);
+      std::erase_if(l, [](const Label& x) { return x.name == "__name__"; });
+      present.insert(std::move(l));
+    }
+  }
+  evaluator_.drop(condition);
+  // Instances whose trigger no longer holds, or has no data, reset at once.
+  for (auto it = st.instances.begin(); it != st.instances.end();) {
+    if (present.count(it->first)) {
+      ++it;
+      continue;
+    }
+    event(it->first, EventKind::Resolved,
+          it->second.firing ? "trigger no longer holds" : "hold reset before its `for` passed");
+    it = st.instances.erase(it);
+  }
+  int64_t hold = to_ms(r.hold_seconds);
+  for (const Labels& labels : present) {
+    auto [it, fresh] = st.instances.try_emplace(labels);
+    Instance& inst = it->second;
+    if (fresh) {
+      inst.active_since = t_ms;
+      if (hold > 0) event(labels, EventKind::Pending, "for " + duration_text(r.hold_seconds));
+    }
+    if (!inst.firing && t_ms - inst.active_since >= hold) {
+      inst.firing = true;
+      event(labels, EventKind::Firing);
+    }
+    if (!inst.firing || inst.acted) continue;
+    std::string reason = skip_reason(p, labels, t_ms);
+    if (reason.empty()) {
+      act(p, labels, t_ms, out);  // which may itself be skipped, and remember why
+    } else {
+      if (reason != inst.last_skip) event(labels, EventKind::Skipped, reason);
+      inst.last_skip = reason;
+    }
+  }
+}
+
+std::string Engine::skip_reason(size_t p, const Labels& instance, int64_t t_ms) {
+  const PolicyPlan& plan = program_.policies[p];
+  PolicyState& st = state_[p];
+  const PolicyRules& r = rules_[p];
+  if (!plan.emergency && paused_until_ && t_ms < *paused_until_) {
+    return "paused: automatic actions are paused by an emergency";
+  }
+  if (st.quarantined) {
+    return "quarantined after " + std::to_string(st.consecutive_failures) +
+           " consecutive failed validations";
+  }
+  if (plan.when != kNoNode) {
+    NodeId when = boost::source(*boost::in_edges(plan.when, program_.graph).first, program_.graph);
+    if (!holds_for(when, instance)) return "not applicable: `when` does not hold or has no data";
+  }
+  if (r.cooldown_seconds > 0 && st.last_action_ms &&
+      t_ms - *st.last_action_ms < to_ms(r.cooldown_seconds)) {
+    return "cooldown " + duration_text(r.cooldown_seconds) + " after the last action";
+  }
+  if (r.limit_count > 0) {
+    int64_t period = to_ms(r.limit_seconds);
+    while (!st.action_times.empty() && st.action_times.front() <= t_ms - period) {
+      st.action_times.pop_front();
+    }
+    if (static_cast<int>(st.action_times.size()) >= r.limit_count) {
+      return "rate limit: " + std::to_string(r.limit_count) + " actions per " +
+             duration_text(r.limit_seconds) + " reached";
+    }
+  }
+  const Item& item = modules_[plan.module].items[plan.item];
+  for (const Clause& c : item.clauses) {
+    if (c.kind != ClauseKind::Action || c.action != ActionKind::Set) continue;
+    auto held = knob_actor_.find(c.name.text);
+    if (held != knob_actor_.end() && held->second != p) {
+      return "knob " + std::string(c.name.text) + " is being changed by " +
+             program_.policies[held->second].name;
+    }
+  }
+  return {};
+}
+
+void Engine::act(size_t p, const Labels& instance, int64_t t_ms, std::vector<Event>& out) {
+  const PolicyPlan& plan = program_.policies[p];
+  PolicyState& st = state_[p];
+  const PolicyRules& r = rules_[p];
+  const Item& item = modules_[plan.module].items[plan.item];
+  Instance& inst = st.instances[instance];
+  auto event = [&](EventKind kind, std::string knob = {}, double from = NAN, double to = NAN,
+                   std::string reason = {}) {
+    Event e;
+    e.t_ms = t_ms;
+    e.policy = plan.name;
+    e.instance = instance;
+    e.kind = kind;
+    e.knob = std::move(knob);
+    e.from = from;
+    e.to = to;
+    e.reason = std::move(reason);
+    out.push_back(std::move(e));
+    return &out.back();
+  };
+  // Every value is computed before anything changes, so that one action's knob change cannot
+  // alter a later action's value within the same firing; a value without data stops them all.
+  struct Planned {
+    const Clause* clause;
+    double value = NAN;
+    double current = NAN;
+  };
+  std::vector<Planned> planned;
+  size_t action_index = 0;
+  for (const Clause& c : item.clauses) {
+    if (c.kind != ClauseKind::Action) continue;
+    NodeId node = plan.actions[action_index++];
+    Planned step{&c};
+    if (c.action == ActionKind::Set) {
+      std::optional<double> current = knob(c.name.text);
+      if (!current) {
+        std::string reason =
+            "the current value of knob " + std::string(c.name.text) + " is unknown";
+        if (reason != inst.last_skip) event(EventKind::Skipped, {}, NAN, NAN, reason);
+        inst.last_skip = reason;
+        return;
+      }
+      std::vector<NodeId> in;
+      for (auto [e, end] = boost::in_edges(node, program_.graph); e != end; ++e) {
+        in.push_back(boost::source(*e, program_.graph));
+      }
+      const Value& v = evaluator_.value(in.back());
+      std::optional<double> value;
+      if (v.type == ValueType::Scalar) {
+        value = v.scalar;
+      } else {
+        for (const VectorSample& s : v.vector) {
+          if (v.vector.size() == 1 || compatible(labels(s.labels), instance)) value = s.value;
+        }
+      }
+      if (!value || std::isnan(*value)) {
+        std::string reason = "the value for knob " + std::string(c.name.text) + " has no data";
+        if (reason != inst.last_skip) event(EventKind::Skipped, {}, NAN, NAN, reason);
+        inst.last_skip = reason;
+        return;
+      }
+      for (const KnobInfo& k : checked_.knobs) {
+        if (k.name == c.name.text) value = std::clamp(*value, k.min, k.max);
+      }
+      step.value = *value;
+      step.current = *current;
+    }
+    planned.push_back(step);
+  }
+
+  inst.acted = true;
+  bool automatic = r.mode == Mode::Auto;
+  if (automatic) {
+    st.last_action_ms = t_ms;
+    st.action_times.push_back(t_ms);
+  }
+  for (const Planned& step : planned) {
+    const Clause& c = *step.clause;
+    switch (c.action) {
+      case ActionKind::Set: {
+        std::string name(c.name.text);
+        if (r.mode == Mode::Propose) {
+          event(EventKind::Proposed, name, step.current, step.value, "awaiting approval");
+        } else if (r.mode == Mode::DryRun) {
+          event(EventKind::WouldApply, name, step.current, step.value, "dry-run");
+        } else {
+          knob_actor_.emplace(name, p);
+          set_knob(name, step.value);
+          AppliedAction a{next_action_++, p, t_ms, name, step.current, step.value, false};
+          Event* e = event(EventKind::Applied, name, step.current, step.value);
+          e->action = a.id;
+          applied_.push_back(std::move(a));
+        }
+        break;
+      }
+      case ActionKind::Run:
+        event(automatic ? EventKind::RunActuator : EventKind::WouldApply, std::string(c.name.text),
+              NAN, NAN, "actuator " + std::string(c.name.text));
+        break;
+      case ActionKind::Notify:
+        event(EventKind::Notified, {}, NAN, NAN, c.string_value);
+        break;
+      case ActionKind::RollbackAll:
+        if (automatic) rollback_since(p, t_ms - to_ms(c.duration.seconds), t_ms, out);
+        break;
+    }
+  }
+  if (plan.emergency && automatic && r.pause_seconds > 0) {
+    paused_until_ = t_ms + to_ms(r.pause_seconds);
+    event(EventKind::Paused, {}, NAN, NAN,
+          "automatic actions paused for " + duration_text(r.pause_seconds));
+  }
+}
+
+// Undoes every automatic action applied since `since_ms`, newest first, so each knob ends at
+// the value it had before the oldest of them.
+void Engine::rollback_since(size_t emergency, int64_t since_ms, int64_t t_ms,
+                            std::vector<Event>& out) {
+  for (auto it = applied_.rbegin(); it != applied_.rend(); ++it) {
+    if (it->undone || it->t_ms < since_ms) continue;
+    it->undone = true;
+    set_knob(it->knob, it->before);
+    Event e;
+    e.t_ms = t_ms;
+    e.policy = program_.policies[it->policy].name;
+    e.kind = EventKind::RolledBack;
+    e.knob = it->knob;
+    e.from = it->after;
+    e.to = it->before;
+    e.action = it->id;
+    e.reason = "emergency " + program_.policies[emergency].name;
+    out.push_back(std::move(e));
+  }
+}
+
+}  // namespace setpoint

@@ -1,0 +1,97 @@
+// The engine core: a deterministic state machine over a compiled policy set. Its inputs are
+// the window store's samples, the time of each evaluation and the knobs' values; its output is
+// events. It reads no clock and does no I/O: `simulate` drives it with a virtual clock and the
+// daemon with the real one, so a replay predicts exactly what the daemon does.
+#pragma once
+
+#include <deque>
+#include <map>
+#include <optional>
+#include <vector>
+
+#include "interpreter/engine_event.h"
+#include "interpreter/evaluator.h"
+
+namespace setpoint {
+
+struct EngineOptions {
+  EvalOptions eval;
+};
+
+// The decisions the core reads from each policy's clauses (and its file's defaults) once.
+struct PolicyRules {
+  Mode mode = Mode::Auto;
+  double hold_seconds = 0;      // trigger ... for D
+  double cooldown_seconds = 0;  // 0: none
+  int limit_count = 0;          // limit N per D; 0: none
+  double limit_seconds = 0;
+  int quarantine_after = 0;  // consecutive failed validations; 0: never
+  double pause_seconds = 0;  // emergencies: then pause D
+};
+
+class Engine {
+ public:
+  Engine(const std::vector<Module>& modules, const CheckedProgram& checked, const Program& program,
+         const WindowStore& store, EngineOptions options = {});
+
+  // A knob's current value, as its actuator reports it (or as `simulate` starts it).
+  void set_knob(std::string_view knob, double value);
+  std::optional<double> knob(std::string_view knob) const;
+
+  // One evaluation of every policy at t (times must increase). Returns the events it caused,
+  // in a fixed order: emergencies first, then policies by priority and `after`.
+  std::vector<Event> evaluate(int64_t t_ms);
+
+  const PolicyRules& rules(size_t policy) const { return rules_[policy]; }
+
+ private:
+  struct Instance {
+    int64_t active_since = 0;
+    bool firing = false;
+    bool acted = false;     // an action was taken (or proposed) for this firing
+    std::string last_skip;  // so a standing reason is reported once, not every evaluation
+  };
+  struct PolicyState {
+    std::map<Labels, Instance> instances;
+    std::optional<int64_t> last_action_ms;
+    std::deque<int64_t> action_times;  // within the limit's period
+    int consecutive_failures = 0;
+    bool quarantined = false;
+  };
+  struct AppliedAction {
+    uint64_t id = 0;
+    size_t policy = 0;
+    int64_t t_ms = 0;
+    std::string knob;
+    double before = 0;
+    double after = 0;
+    bool undone = false;
+  };
+
+  PolicyRules read_rules(const PolicyPlan& plan) const;
+  std::vector<size_t> policy_order() const;
+  void evaluate_policy(size_t p, int64_t t_ms, std::vector<Event>& out);
+  // Why a firing instance may not act now, or "" when it may.
+  std::string skip_reason(size_t p, const Labels& instance, int64_t t_ms);
+  void act(size_t p, const Labels& instance, int64_t t_ms, std::vector<Event>& out);
+  void rollback_since(size_t emergency, int64_t since_ms, int64_t t_ms, std::vector<Event>& out);
+  bool holds_for(NodeId condition, const Labels& instance);
+  const Labels& labels(LabelSetId id) const { return evaluator_.labels(id); }
+
+  const std::vector<Module>& modules_;
+  const CheckedProgram& checked_;
+  const Program& program_;
+  EngineOptions options_;
+  Evaluator evaluator_;
+  std::vector<PolicyRules> rules_;
+  std::vector<PolicyState> state_;
+  std::vector<size_t> order_;
+  std::map<std::string, double, std::less<>> knobs_;
+  std::vector<AppliedAction> applied_;
+  std::map<std::string, size_t, std::less<>> knob_actor_;  // knob -> policy that set it this tick
+  std::optional<int64_t> paused_until_;
+  std::optional<int64_t> last_eval_ms_;
+  uint64_t next_action_ = 1;
+};
+
+}  // namespace setpoint

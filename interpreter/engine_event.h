@@ -1,0 +1,48 @@
+// What the engine core decides, as a stream of events: the one output of the core, printed by
+// `simulate`, stored and acted on by the daemon. Plain data, ordered and deterministic.
+#pragma once
+
+#include <cmath>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "interpreter/labels.h"
+
+namespace setpoint {
+
+enum class EventKind : uint8_t {
+  Pending,      // the trigger holds; waiting for its `for`
+  Firing,       // the trigger held for its whole `for`
+  Resolved,     // a pending or firing instance's trigger no longer holds (or has no data)
+  Skipped,      // firing, but not acting now (reason says why)
+  Proposed,     // propose mode: awaiting approval
+  WouldApply,   // dry-run mode: what auto mode would have done
+  Applied,      // a knob was set
+  RunActuator,  // an actuator was asked to run
+  Notified,     // a notification was sent
+  Confirmed,    // validation: the promised effect was measured
+  Inconclusive,
+  Regressed,
+  RolledBack,  // the knob was restored to its value before the action
+  Quarantined,
+  Paused,  // an emergency paused automatic actions
+};
+const char* event_kind_name(EventKind kind);
+
+struct Event {
+  int64_t t_ms = 0;
+  std::string policy;
+  Labels instance;  // the trigger's label set
+  EventKind kind = EventKind::Pending;
+  std::string reason;  // skipped: why; verdicts: the explanation
+  std::string knob;    // applied, rolled back, proposed, would apply
+  double from = NAN;
+  double to = NAN;
+  uint64_t action = 0;  // the action's number, for events about one action
+};
+
+// "2026-01-01T00:05:00Z enable_cache{instance=\"a\"} applied cache_ttl 60 -> 120 (reason)"
+std::string event_text(const Event& e);
+
+}  // namespace setpoint
