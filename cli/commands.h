@@ -42,6 +42,16 @@ struct EvalCommand {
 };
 int run_eval(const EvalCommand& cmd);
 
+struct SimulateCommand {
+  std::vector<std::string> policies;
+  std::string metrics;
+  std::string from, to;  // default: the recording's first and last sample
+  std::string step = "15s";
+  std::vector<std::string> knobs;  // NAME=VALUE: knob values at the start
+  std::string format = "text";     // text | json
+};
+int run_simulate(const SimulateCommand& cmd);
+
 // Loads a policy set for a command that needs it free of errors: prints what failed and
 // returns the exit status (2 for files, 1 for policy errors), or 0 when `set` is ready.
 struct PolicySet;

@@ -56,6 +56,20 @@ int main(int argc, char** argv) {
       ->default_str("text");
   eval_cmd->add_option("expression", eval.expression, "A PromQL expression")->required();
 
+  setpoint::SimulateCommand simulate;
+  auto* simulate_cmd = app.add_subcommand(
+      "simulate", "Replay recorded metrics through the policies with a virtual clock");
+  simulate_cmd->add_option("--policies", simulate.policies, "Policy files or directories")
+      ->required();
+  simulate_cmd->add_option("--metrics", simulate.metrics, "Recorded metrics file")->required();
+  simulate_cmd->add_option("--from", simulate.from, "Start (default: the first sample)");
+  simulate_cmd->add_option("--to", simulate.to, "End (default: the last sample)");
+  simulate_cmd->add_option("--step", simulate.step, "Evaluation interval")->default_str("15s");
+  simulate_cmd->add_option("--knob", simulate.knobs, "A knob's value at the start, NAME=VALUE");
+  simulate_cmd->add_option("--format", simulate.format, "Output format")
+      ->check(CLI::IsMember({"text", "json"}))
+      ->default_str("text");
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
@@ -73,5 +87,6 @@ int main(int argc, char** argv) {
   if (app.got_subcommand(list_cmd)) return setpoint::run_list(list);
   if (app.got_subcommand(graph_cmd)) return setpoint::run_graph(graph);
   if (app.got_subcommand(eval_cmd)) return setpoint::run_eval(eval);
+  if (app.got_subcommand(simulate_cmd)) return setpoint::run_simulate(simulate);
   return 2;
 }

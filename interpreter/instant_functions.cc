@@ -210,6 +210,9 @@ Value histogram_quantile(double q, const Vector& v, uint32_t slot, int64_t t_ms,
 
 template <typename F>
 Value map_vector(const Value& v, int64_t t_ms, LabelTable& table, F f) {
+  // A knob's value is a scalar, and policies compute new knob values with the same functions:
+  // clamp(cache_ttl * 2, 30s, 10m).
+  if (v.type == ValueType::Scalar) return Value::of_scalar(f(v.scalar));
   Value out;
   out.vector.reserve(v.vector.size());
   for (const VectorSample& s : v.vector) {

@@ -1,0 +1,134 @@
+// `setpoint eval` and `setpoint simulate` as a user runs them on a recording: exact output,
+// exit codes, and what a malformed recording line costs.
+#include <catch2/catch.hpp>
+
+#include "support/fixtures.h"
+#include "support/process.h"
+
+using namespace setpoint::test;
+
+namespace {
+
+// 20 minutes at a 15 s step from 2023-11-14T22:13:20Z: latency jumps from 0.2 s to 0.8 s
+// after 5 minutes; errors stay low.
+std::string recording() {
+  std::string out = "# TYPE latency_seconds gauge\n";
+  for (int k = 0; k < 80; ++k) {
+    long long t = (1700000000LL + k * 15) * 1000;
+    out += "latency_seconds{job=\"api\"} " + std::string(k < 20 ? "0.2" : "0.8") + " " +
+           std::to_string(t) + "\n";
+    out += "errors_ratio{job=\"api\"} 0.001 " + std::to_string(t) + "\n";
+  }
+  return out;
+}
+
+const char* kPolicy =
+    "knob cache_ttl : duration in 0s..1h\n"
+    "policy cache {\n"
+    "  trigger latency_seconds > 500ms for 2m\n"
+    "  when errors_ratio < 1%\n"
+    "  action set cache_ttl = clamp(cache_ttl * 2, 30s, 10m)\n"
+    "  expect latency_seconds decreases by 20% within 10m\n"
+    "  cooldown 30m\n"
+    "}\n";
+
+}  // namespace
+
+TEST_CASE("eval answers an instant query at a time, as text and as JSON") {
+  TempDir dir;
+  write_text(dir.file("rec.prom"), recording());
+  ProcessResult r = run_setpoint({"eval", "--metrics", dir.file("rec.prom"), "--at",
+                                  "2023-11-14T22:20:00Z", "latency_seconds > 0.5"});
+  CHECK(r.exit_code == 0);
+  CHECK(r.out == "latency_seconds{job=\"api\"} 0.8\n");
+  r = run_setpoint({"eval", "--metrics", dir.file("rec.prom"), "--at", "1700000300", "--format",
+                    "json", "max_over_time(latency_seconds[10m])"});
+  CHECK(r.exit_code == 0);
+  CHECK(r.out == "[{\"labels\":{\"job\":\"api\"},\"value\":0.8}]\n");
+  r = run_setpoint({"eval", "--metrics", dir.file("rec.prom"), "--format", "json", "time()"});
+  CHECK(r.out == "{\"scalar\":1700001185.0}\n");  // the newest sample's time by default
+}
+
+TEST_CASE("eval answers a range query with one series of points per label set") {
+  TempDir dir;
+  write_text(dir.file("rec.prom"), recording());
+  ProcessResult r =
+      run_setpoint({"eval", "--metrics", dir.file("rec.prom"), "--start", "1700000280", "--end",
+                    "1700000310", "--step", "15s", "--format", "json", "latency_seconds"});
+  CHECK(r.exit_code == 0);
+  CHECK(r.out ==
+        "[{\"labels\":{\"__name__\":\"latency_seconds\",\"job\":\"api\"},\"values\":"
+        "[[1700000280.0,0.2],[1700000295.0,0.2],[1700000310.0,0.8]]}]\n");
+}
+
+TEST_CASE("eval reports an expression error with a caret and exits 1; a bad time exits 2") {
+  TempDir dir;
+  write_text(dir.file("rec.prom"), recording());
+  ProcessResult r = run_setpoint({"eval", "--metrics", dir.file("rec.prom"), "rate(x[1m]"});
+  CHECK(r.exit_code == 1);
+  CHECK(r.err.find("expression:1:28: error[E0100]: expected ')', found end of file") !=
+        std::string::npos);
+  r = run_setpoint({"eval", "--metrics", dir.file("rec.prom"), "--at", "yesterday", "x"});
+  CHECK(r.exit_code == 2);
+  CHECK(r.err == "setpoint: --at takes RFC 3339 (2026-01-01T00:00:00Z) or Unix seconds\n");
+  r = run_setpoint({"eval", "--metrics", dir.file("missing.prom"), "x"});
+  CHECK(r.exit_code == 2);
+}
+
+TEST_CASE("eval counts and skips a malformed recording line and still answers") {
+  TempDir dir;
+  write_text(dir.file("rec.prom"), "x 1 1700000000000\nx{ 2 1700000015000\nx 3 1700000030000\n");
+  ProcessResult r = run_setpoint({"eval", "--metrics", dir.file("rec.prom"), "x"});
+  CHECK(r.exit_code == 0);
+  CHECK(r.out == "x 3\n");
+  CHECK(r.err.find(dir.file("rec.prom") + ":2: ") != std::string::npos);
+  CHECK(r.err.find("skipped 1 malformed entry of 3 lines") != std::string::npos);
+}
+
+TEST_CASE("simulate replays a recording: pending, firing, one action, and a summary") {
+  TempDir dir;
+  write_text(dir.file("rec.prom"), recording());
+  write_text(dir.file("p.setpoint"), kPolicy);
+  ProcessResult r = run_setpoint({"simulate", "--policies", dir.file("p.setpoint"), "--metrics",
+                                  dir.file("rec.prom"), "--knob", "cache_ttl=60s"});
+  CHECK(r.exit_code == 0);
+  CHECK(r.out ==
+        "2023-11-14T22:18:20Z cache{job=\"api\"} pending (for 2m)\n"
+        "2023-11-14T22:20:20Z cache{job=\"api\"} firing\n"
+        "2023-11-14T22:20:20Z cache{job=\"api\"} applied cache_ttl 60 -> 120\n"
+        "\n"
+        "policy                          fired  applied  proposed  confirmed  inconclusive  "
+        "regressed  rolled_back\n"
+        "cache                               1        1         0          0             0  "
+        "        0            0\n");
+}
+
+TEST_CASE("simulate --format json prints one event object per line") {
+  TempDir dir;
+  write_text(dir.file("rec.prom"), recording());
+  write_text(dir.file("p.setpoint"), kPolicy);
+  ProcessResult r = run_setpoint({"simulate", "--policies", dir.file("p.setpoint"), "--metrics",
+                                  dir.file("rec.prom"), "--format", "json"});
+  CHECK(r.exit_code == 0);
+  CHECK(r.out ==
+        "{\"event\":\"pending\",\"instance\":{\"job\":\"api\"},\"policy\":\"cache\",\"reason\":"
+        "\"for 2m\",\"time\":1700000300.0}\n"
+        "{\"event\":\"firing\",\"instance\":{\"job\":\"api\"},\"policy\":\"cache\",\"time\":"
+        "1700000420.0}\n"
+        "{\"event\":\"skipped\",\"instance\":{\"job\":\"api\"},\"policy\":\"cache\",\"reason\":"
+        "\"the current value of knob cache_ttl is unknown\",\"time\":1700000420.0}\n");
+}
+
+TEST_CASE("simulate refuses an undeclared knob and a policy set with errors") {
+  TempDir dir;
+  write_text(dir.file("rec.prom"), recording());
+  write_text(dir.file("p.setpoint"), kPolicy);
+  ProcessResult r = run_setpoint({"simulate", "--policies", dir.file("p.setpoint"), "--metrics",
+                                  dir.file("rec.prom"), "--knob", "pool=3"});
+  CHECK(r.exit_code == 2);
+  CHECK(r.err == "setpoint: --knob pool: no policy declares that knob\n");
+  write_text(dir.file("bad.setpoint"), "policy x {\n  trigger y > 1\n}\n");
+  r = run_setpoint(
+      {"simulate", "--policies", dir.file("bad.setpoint"), "--metrics", dir.file("rec.prom")});
+  CHECK(r.exit_code == 1);
+}
