@@ -226,7 +226,8 @@ TEST_CASE("timestamps at the limits of int64 milliseconds", "[metrics_reader]") 
 TEST_CASE("the fast path for known series reads every line exactly as the full parser does",
           "[metrics_reader]") {
   // Each line read alone always takes the full parser (its series is new); read together, the
-  // series is known and predicted from the second line on.
+  // series is known and predicted from the second line on. Values such as 0.3 are there because
+  // only a correctly rounded conversion reads them right (3 * 0.1 is 0.30000000000000004).
   const char* series[] = {"a", "a{x=\"1\"}", "a {x=\"1\"}", "a{x=\"1\"} "};
   const char* blanks[] = {" ", "\t", "  "};
   const char* values[] = {"1",
@@ -263,7 +264,14 @@ TEST_CASE("the fast path for known series reads every line exactly as the full p
                           "2.2250738585072014e-308",
                           "999999999999999.9",
                           "0.000000000000001",
-                          "-."};
+                          "-.",
+                          "0.3",
+                          "0.7",
+                          "2.3",
+                          "4.35",
+                          "3.3",
+                          "1.15",
+                          "33.3"};
   const char* millis[] = {"0",
                           "-1",
                           "1700000000000",
