@@ -10,6 +10,7 @@
 #include "cli/commands.h"
 #include "grammar/literal.h"
 #include "interpreter/engine.h"
+#include "runtime/local_time.h"
 #include "runtime/metrics_reader.h"
 #include "runtime/policy_loader.h"
 #include "runtime/recording.h"
@@ -97,7 +98,9 @@ int run_simulate(const SimulateCommand& cmd) {
   }
 
   WindowStore store;
-  Engine engine(set.modules, set.program, set.compiled, store);
+  EngineOptions options;
+  options.local_time = system_local_time;
+  Engine engine(set.modules, set.program, set.compiled, store, options);
   for (const std::string& k : cmd.knobs) {
     std::string name;
     double value;

@@ -87,6 +87,11 @@ PolicyRules Engine::read_rules(const PolicyPlan& plan) const {
       case ClauseKind::Pause:
         r.pause_seconds = c.duration.seconds;
         break;
+      case ClauseKind::During: {
+        TimeWindowResult w = parse_time_window(c.string_value);
+        if (w.ok) r.during.push_back(w.window);  // the checker refused any that is not
+        break;
+      }
       default:
         break;
     }
@@ -238,6 +243,21 @@ std::string Engine::skip_reason(size_t p, const Labels& instance, int64_t t_ms) 
   if (plan.when != kNoNode) {
     NodeId when = boost::source(*boost::in_edges(plan.when, program_.graph).first, program_.graph);
     if (!holds_for(when, instance)) return "not applicable: `when` does not hold or has no data";
+  }
+  if (!r.during.empty()) {
+    bool inside = false;
+    for (const TimeWindow& w : r.during) {
+      std::optional<LocalTime> local;
+      if (w.zone == "UTC") {
+        local = utc_local_time(t_ms);
+      } else if (options_.local_time) {
+        local = options_.local_time(w.zone, t_ms);
+      }
+      if (!local)
+        return "outside its time window: the rules of time zone " + w.zone + " are unknown";
+      inside |= window_contains(w, *local);
+    }
+    if (!inside) return "outside its time window";
   }
   if (r.cooldown_seconds > 0 && st.last_action_ms &&
       t_ms - *st.last_action_ms < to_ms(r.cooldown_seconds)) {

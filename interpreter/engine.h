@@ -11,11 +11,17 @@
 
 #include "interpreter/engine_event.h"
 #include "interpreter/evaluator.h"
+#include "interpreter/time_window.h"
 
 namespace setpoint {
 
+// The wall clock of a named time zone at a moment, from the system's tz database (the runtime
+// has it; the core may not read files). nullopt for a zone it does not know.
+using LocalTimeFn = std::function<std::optional<LocalTime>(std::string_view zone, int64_t t_ms)>;
+
 struct EngineOptions {
   EvalOptions eval;
+  LocalTimeFn local_time;  // unset: only UTC windows can be evaluated
 };
 
 // The decisions the core reads from each policy's clauses (and its file's defaults) once.
@@ -25,8 +31,9 @@ struct PolicyRules {
   double cooldown_seconds = 0;  // 0: none
   int limit_count = 0;          // limit N per D; 0: none
   double limit_seconds = 0;
-  int quarantine_after = 0;  // consecutive failed validations; 0: never
-  double pause_seconds = 0;  // emergencies: then pause D
+  int quarantine_after = 0;        // consecutive failed validations; 0: never
+  double pause_seconds = 0;        // emergencies: then pause D
+  std::vector<TimeWindow> during;  // any of them must hold
 };
 
 class Engine {

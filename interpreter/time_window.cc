@@ -151,4 +151,22 @@ TimeWindowResult parse_time_window(std::string_view text) {
   return result;
 }
 
+bool window_contains(const TimeWindow& w, const LocalTime& local) {
+  auto on = [&](int weekday) { return (w.days >> ((weekday + 7) % 7) & 1) != 0; };
+  bool wraps = w.end_minute <= w.start_minute;
+  if (!wraps)
+    return on(local.weekday) && local.minute >= w.start_minute && local.minute < w.end_minute;
+  return (on(local.weekday) && local.minute >= w.start_minute) ||
+         (on(local.weekday - 1) && local.minute < w.end_minute);
+}
+
+LocalTime utc_local_time(int64_t t_ms) {
+  int64_t s = t_ms >= 0 ? t_ms / 1000 : -((-t_ms + 999) / 1000);
+  int64_t days = s >= 0 ? s / 86400 : -((-s + 86399) / 86400);
+  LocalTime out;
+  out.minute = static_cast<int>((s - days * 86400) / 60);
+  out.weekday = static_cast<int>(((days + 3) % 7 + 7) % 7);  // 1970-01-01 was a Thursday
+  return out;
+}
+
 }  // namespace setpoint

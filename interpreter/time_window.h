@@ -27,4 +27,15 @@ struct TimeWindowResult {
 
 TimeWindowResult parse_time_window(std::string_view text);
 
+// A moment as a clock on the wall of some zone shows it.
+struct LocalTime {
+  int weekday = 0;  // 0 = Monday ... 6 = Sunday
+  int minute = 0;   // minutes after local midnight
+};
+// Whether a window holds at that local time; a window that wraps past midnight belongs to the
+// day it starts on (Fri 22:00-02:00 holds early on Saturday, not early on Friday).
+bool window_contains(const TimeWindow& window, const LocalTime& local);
+// UTC's wall clock, which needs no tz database.
+LocalTime utc_local_time(int64_t t_ms);
+
 }  // namespace setpoint

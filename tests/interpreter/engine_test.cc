@@ -276,3 +276,18 @@ TEST_CASE("the same inputs give the same events, byte for byte") {
   CHECK_FALSE(first.empty());
   CHECK(once() == first);
 }
+
+TEST_CASE("a firing outside its time window waits for the window") {
+  Scenario s(R"(
+policy night {
+  trigger load > 1
+  during "00:02-00:03 UTC"
+  action notify "inside"
+}
+)");
+  s.fill(series("load"), 0, 300, 2);
+  CHECK(s.run(240) ==
+        "1970-01-01T00:00:00Z night firing\n"
+        "1970-01-01T00:00:00Z night skipped (outside its time window)\n"
+        "1970-01-01T00:02:00Z night notified (inside)\n");
+}

@@ -55,3 +55,27 @@ TEST_CASE("invalid times are rejected with their position") {
   REQUIRE_FALSE(r.ok);
   CHECK(r.error == "unexpected text after the time zone");
 }
+
+TEST_CASE("a window holds from its start to its end on its days; a wrapping one into the next") {
+  TimeWindow office = parse_time_window("Mon-Fri 09:00-17:00").window;
+  CHECK(window_contains(office, {0, 9 * 60}));
+  CHECK_FALSE(window_contains(office, {0, 17 * 60}));  // the end is exclusive
+  CHECK_FALSE(window_contains(office, {5, 12 * 60}));  // Saturday
+  TimeWindow night = parse_time_window("Fri 22:00-02:00").window;
+  CHECK(window_contains(night, {4, 23 * 60}));        // Friday night
+  CHECK(window_contains(night, {5, 60}));             // early Saturday belongs to Friday's window
+  CHECK_FALSE(window_contains(night, {4, 60}));       // early Friday belongs to Thursday's
+  CHECK_FALSE(window_contains(night, {5, 22 * 60}));  // Saturday night is not Friday's
+}
+
+TEST_CASE("UTC wall-clock time needs no tz database") {
+  LocalTime t = utc_local_time(0);  // 1970-01-01T00:00:00Z, a Thursday
+  CHECK(t.weekday == 3);
+  CHECK(t.minute == 0);
+  t = utc_local_time(1767268800000);  // 2026-01-01T12:00:00Z, a Thursday
+  CHECK(t.weekday == 3);
+  CHECK(t.minute == 12 * 60);
+  t = utc_local_time(-60'000);  // 1969-12-31T23:59:00Z, a Wednesday
+  CHECK(t.weekday == 2);
+  CHECK(t.minute == 23 * 60 + 59);
+}
