@@ -46,9 +46,36 @@ Engine::Engine(const std::vector<Module>& modules, const CheckedProgram& checked
       checked_(checked),
       program_(program),
       options_(options),
-      evaluator_(modules, program, store, options.eval) {
+      evaluator_(modules, program, store, options.eval),
+      rollback_evaluator_(modules, program, store, options.eval) {
   evaluator_.knob_value = [this](std::string_view name) { return knob(name); };
+  rollback_evaluator_.knob_value = evaluator_.knob_value;
   for (const PolicyPlan& plan : program.policies) rules_.push_back(read_rules(plan));
+  // Expected effects and baseline expressions are tracked from the start, so the window before
+  // an action is there when the action comes; each keeps a baseline and an observation window.
+  auto keep = [&](NodeId expr, double within_seconds) {
+    History& h = history_[expr];
+    h.keep_ms = std::max(h.keep_ms, 2 * to_ms(within_seconds) + 60'000);
+  };
+  for (const PolicyRules& r : rules_) {
+    for (const PolicyRules::Expect& x : r.expects) keep(x.expr, r.within_seconds);
+    for (NodeId rollback : r.rollbacks) {
+      std::vector<NodeId> stack{rollback};
+      while (!stack.empty()) {
+        NodeId n = stack.back();
+        stack.pop_back();
+        for (auto [e, end] = boost::in_edges(n, program.graph); e != end; ++e) {
+          NodeId in = boost::source(*e, program.graph);
+          if (program.graph[in].kind == NodeKind::Baseline) {
+            keep(boost::source(*boost::in_edges(in, program.graph).first, program.graph),
+                 r.within_seconds);
+          } else if (is_expression(program.graph[in].kind)) {
+            stack.push_back(in);
+          }
+        }
+      }
+    }
+  }
   state_.resize(program.policies.size());
   order_ = policy_order();
 }
@@ -104,6 +131,24 @@ PolicyRules Engine::read_rules(const PolicyPlan& plan) const {
     }
   }
   for (const Clause& c : mod.items[plan.item].clauses) apply(c);
+  // Expectations in the order written, which is the order of the plan's expectation nodes.
+  size_t k = 0;
+  for (const Clause& c : mod.items[plan.item].clauses) {
+    if (c.kind != ClauseKind::Expect || k >= plan.expectations.size()) continue;
+    PolicyRules::Expect x;
+    NodeId node = plan.expectations[k++];
+    x.expr = boost::source(*boost::in_edges(node, program_.graph).first, program_.graph);
+    const Expr& e = mod.expr(c.expr);
+    x.name = std::string(e.kind == ExprKind::Name ? e.text : mod.file->slice(e.span));
+    x.direction = c.direction;
+    x.promised = c.number;
+    x.within_seconds = c.duration.seconds;
+    r.within_seconds = std::max(r.within_seconds, x.within_seconds);
+    r.expects.push_back(std::move(x));
+  }
+  r.rollbacks = plan.rollbacks;
+  // Without an `expect`, rollback conditions are watched (and baselines measured) over 10m.
+  if (r.within_seconds == 0) r.within_seconds = 600;
   return r;
 }
 
@@ -153,6 +198,8 @@ std::vector<Event> Engine::evaluate(int64_t t_ms) {
   last_eval_ms_ = t_ms;
   evaluator_.at(t_ms);
   knob_actor_.clear();
+  track(t_ms);
+  check_validations(t_ms, out);
   for (size_t p : order_) {
     try {
       evaluate_policy(p, t_ms, out);
@@ -281,7 +328,14 @@ std::string Engine::skip_reason(size_t p, const Labels& instance, int64_t t_ms) 
       return "knob " + std::string(c.name.text) + " is being changed by " +
              program_.policies[held->second].name;
     }
+    for (const Validation& v : validations_) {
+      if (std::find(v.knobs.begin(), v.knobs.end(), c.name.text) != v.knobs.end()) {
+        return "knob " + std::string(c.name.text) + " is held by the validation of " +
+               program_.policies[v.policy].name;
+      }
+    }
   }
+  if (!plan.emergency) return validation_conflict(p);
   return {};
 }
 
@@ -391,6 +445,15 @@ void Engine::act(size_t p, const Labels& instance, int64_t t_ms, std::vector<Eve
         if (automatic) rollback_since(p, t_ms - to_ms(c.duration.seconds), t_ms, out);
         break;
     }
+  }
+  std::vector<std::string> set_knobs;
+  for (const Planned& step : planned) {
+    if (step.clause->action == ActionKind::Set) set_knobs.emplace_back(step.clause->name.text);
+  }
+  if (automatic && !plan.emergency && !set_knobs.empty() &&
+      (!r.expects.empty() || !r.rollbacks.empty())) {
+    start_validation(p, instance, next_action_ - set_knobs.size(), std::move(set_knobs),
+                     inst.active_since, t_ms);
   }
   if (plan.emergency && automatic && r.pause_seconds > 0) {
     paused_until_ = t_ms + to_ms(r.pause_seconds);

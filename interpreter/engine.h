@@ -21,6 +21,11 @@ using LocalTimeFn = std::function<std::optional<LocalTime>(std::string_view zone
 
 struct EngineOptions {
   EvalOptions eval;
+  // Effect validation (docs/validation.md): the observation window starts this fraction of
+  // `within` after the action, so the change has settled before it is measured.
+  double settle_fraction = 0.2;
+  double alpha = 0.05;
+  size_t min_samples = 8;
   LocalTimeFn local_time;  // unset: only UTC windows can be evaluated
 };
 
@@ -34,6 +39,16 @@ struct PolicyRules {
   int quarantine_after = 0;        // consecutive failed validations; 0: never
   double pause_seconds = 0;        // emergencies: then pause D
   std::vector<TimeWindow> during;  // any of them must hold
+  struct Expect {
+    NodeId expr = kNoNode;
+    std::string name;  // how reasons name it: the let, or the expression as written
+    Direction direction = Direction::Decreases;
+    double promised = 0;  // 0.2 for `by 20%`
+    double within_seconds = 0;
+  };
+  std::vector<Expect> expects;
+  std::vector<NodeId> rollbacks;  // conditions: its own and its file's defaults
+  double within_seconds = 0;      // the longest `within`: the validation and baseline window
 };
 
 class Engine {
@@ -74,6 +89,24 @@ class Engine {
     double after = 0;
     bool undone = false;
   };
+  // An action whose effect is being measured: from the action to `within` after it.
+  struct Validation {
+    uint64_t action = 0;
+    size_t policy = 0;
+    Labels instance;
+    int64_t applied_ms = 0;
+    int64_t since_ms = 0;   // when the trigger began to hold: the baseline is the state acted on
+    int64_t settle_ms = 0;  // observation starts after this
+    int64_t end_ms = 0;
+    std::vector<std::string> knobs;  // held until the verdict
+    // What each `baseline` of the policy's rollback conditions stands for.
+    std::map<NodeId, std::vector<std::pair<Labels, double>>> baselines;
+  };
+  // A tracked expression's recent values, per label set, for baselines and observations.
+  struct History {
+    int64_t keep_ms = 0;
+    std::map<Labels, std::deque<Sample>> series;
+  };
 
   PolicyRules read_rules(const PolicyPlan& plan) const;
   std::vector<size_t> policy_order() const;
@@ -83,6 +116,18 @@ class Engine {
   void act(size_t p, const Labels& instance, int64_t t_ms, std::vector<Event>& out);
   void rollback_since(size_t emergency, int64_t since_ms, int64_t t_ms, std::vector<Event>& out);
   bool holds_for(NodeId condition, const Labels& instance);
+  // engine_validation.cc
+  void track(int64_t t_ms);
+  void start_validation(size_t p, const Labels& instance, uint64_t action,
+                        std::vector<std::string> knobs, int64_t since_ms, int64_t t_ms);
+  void check_validations(int64_t t_ms, std::vector<Event>& out);
+  void undo(size_t validation, int64_t t_ms, const std::string& reason, std::vector<Event>& out);
+  // The values of a tracked expression for one instance in (from, to], or its baseline window
+  // before the action of `baseline_of`.
+  std::vector<double> window(NodeId expr, const Labels& instance, int64_t from_ms, int64_t to_ms,
+                             size_t* series_found, const Validation* baseline_of = nullptr) const;
+  std::vector<double> baseline_window(const std::deque<Sample>& values, const Validation& v) const;
+  std::string validation_conflict(size_t p) const;
   const Labels& labels(LabelSetId id) const { return evaluator_.labels(id); }
 
   const std::vector<Module>& modules_;
@@ -99,6 +144,9 @@ class Engine {
   std::optional<int64_t> paused_until_;
   std::optional<int64_t> last_eval_ms_;
   uint64_t next_action_ = 1;
+  std::map<NodeId, History> history_;  // expectations and baseline expressions
+  std::vector<Validation> validations_;
+  Evaluator rollback_evaluator_;  // rollback conditions, with one validation's baselines each
 };
 
 }  // namespace setpoint

@@ -303,8 +303,16 @@ Value Evaluator::compute(NodeId n, int64_t t_ms) {
       if (!v) return Value{};  // unknown: an empty vector, so nothing compares true
       return Value::of_scalar(*v);
     }
+    case NodeKind::Baseline: {
+      Value out;
+      if (!baseline_value) return out;
+      for (const auto& [labels, v] : baseline_value(n)) {
+        out.vector.push_back({table_.intern(labels), v, t_ms});
+      }
+      return out;
+    }
     default:
-      // Baselines, conditions and policies are the engine's: they have no value of their own.
+      // Conditions and policies are the engine's: they have no value of their own.
       return Value{};
   }
 }

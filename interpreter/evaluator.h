@@ -42,6 +42,9 @@ class Evaluator {
   // The current value of a knob, for expressions that read one; unset or nullopt means unknown
   // (the expression then has no value).
   std::function<std::optional<double>(std::string_view knob)> knob_value;
+  // What `baseline` stands for in a rollback condition: the engine's record of the expression
+  // before the action, as label sets and values. Unset: no value (so the condition never holds).
+  std::function<std::vector<std::pair<Labels, double>>(NodeId baseline)> baseline_value;
 
  private:
   const Value& value_at(NodeId n, int64_t t_ms);

@@ -61,7 +61,7 @@ TEST_CASE("eval answers a range query with one series of points per label set") 
         "[[1700000280.0,0.2],[1700000295.0,0.2],[1700000310.0,0.8]]}]\n");
 }
 
-TEST_CASE("eval reports an expression error with a caret and exits 1; a bad time exits 2") {
+TEST_CASE("eval reports an expression error with a caret and exits 1: a bad time exits 2") {
   TempDir dir;
   write_text(dir.file("rec.prom"), recording());
   ProcessResult r = run_setpoint({"eval", "--metrics", dir.file("rec.prom"), "rate(x[1m]"});
@@ -96,10 +96,13 @@ TEST_CASE("simulate replays a recording: pending, firing, one action, and a summ
         "2023-11-14T22:18:20Z cache{job=\"api\"} pending (for 2m)\n"
         "2023-11-14T22:20:20Z cache{job=\"api\"} firing\n"
         "2023-11-14T22:20:20Z cache{job=\"api\"} applied cache_ttl 60 -> 120\n"
+        // The recording does not answer the knob: no effect, so no confirmation either.
+        "2023-11-14T22:30:20Z cache{job=\"api\"} inconclusive (latency_seconds did not change "
+        "(95% CI 0%..0%), p = 1 >= 0.05: inconclusive, not significant (promised 20%))\n"
         "\n"
         "policy                          fired  applied  proposed  confirmed  inconclusive  "
         "regressed  rolled_back\n"
-        "cache                               1        1         0          0             0  "
+        "cache                               1        1         0          0             1  "
         "        0            0\n");
 }
 

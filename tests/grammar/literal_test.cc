@@ -55,7 +55,7 @@ TEST_CASE("compound durations must descend") {
   CHECK(n.error_offset == 4);
 }
 
-TEST_CASE("strings decode Go escapes; raw strings take none") {
+TEST_CASE("strings decode Go escapes: raw strings take none") {
   CHECK(decode_string(R"("a\"b")").value == "a\"b");
   CHECK(decode_string(R"('it\'s')").value == "it's");
   CHECK(decode_string(R"("tab\there")").value == "tab\there");

@@ -79,7 +79,7 @@ TEST_CASE("units are inferred through functions, aggregations and arithmetic") {
   CHECK(dim(9) == Dim::Seconds);
 }
 
-TEST_CASE("average latency compares with a duration; a rate does not") {
+TEST_CASE("average latency compares with a duration: a rate does not") {
   CHECK(
       check_text("let avg_latency = rate(x_seconds_sum[5m]) / rate(x_seconds_count[5m])\n"
                  "policy p {\n  trigger avg_latency > 500ms for 5m\n  action notify \"slow\"\n}\n")
@@ -168,7 +168,7 @@ TEST_CASE("names: duplicates, misspelled lets, unknown knobs and policies") {
   CHECK(c.diagnostics.list()[0].hint == "did you mean 'db_pool'?");
 }
 
-TEST_CASE("lets and knobs may be used across files; policies are one namespace") {
+TEST_CASE("lets and knobs may be used across files: policies are one namespace") {
   Checked c = check_texts(
       {"knob pool : int in 1..10\npolicy a {\n  trigger x > 1 for 1m\n  action notify \"a\"\n}\n",
        "knob pool : int in 1..10\npolicy b {\n  trigger x > 1 for 1m\n  action set pool = 2\n"
@@ -298,7 +298,7 @@ TEST_CASE("a negative bare number is quoted with its sign") {
         Summary{"7:18 W0401 comparing a duration with the bare number -5, which means -5 seconds"});
 }
 
-TEST_CASE("a zero hold is no hold; a clause out of place is reported once") {
+TEST_CASE("a zero hold is no hold: a clause out of place is reported once") {
   CHECK(policy("  trigger p95 > 1s for 0s\n  action notify \"x\"\n").codes() ==
         std::vector<std::string>{"W0609"});
   CHECK(check_text("emergency e {\n  trigger x > 1 for 1m\n  action rollback all since 5m\n  after "

@@ -77,7 +77,7 @@ TEST_CASE("numbers are shared by value whatever their unit spelling, grouping la
   CHECK(count(c.program, NodeKind::Binary) == 1);
 }
 
-TEST_CASE("actions feed the knobs they set; reading a knob is a separate node") {
+TEST_CASE("actions feed the knobs they set: reading a knob is a separate node") {
   Compiled c =
       compile({"knob pool : int in 1..100\n"
                "policy a {\n  trigger x > 1 for 5m\n  action set pool = pool + 1\n"

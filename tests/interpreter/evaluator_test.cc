@@ -118,7 +118,7 @@ TEST_CASE("matchers select by equality, inequality and fully anchored regexes") 
         "http_requests_total{code=\"200\", job=\"api\"} 10\n");
 }
 
-TEST_CASE("a comparison filters and keeps the metric name; with bool it returns 0 or 1") {
+TEST_CASE("a comparison filters and keeps the metric name: with bool it returns 0 or 1") {
   Data d("load{host=\"a\"} 0:0.5\nload{host=\"b\"} 0:2\n");
   CHECK(eval(d, "load > 1", 0) == "load{host=\"b\"} 2\n");
   CHECK(eval(d, "1 < load", 0) == "load{host=\"b\"} 2\n");  // the vector's value, either side
@@ -189,7 +189,7 @@ TEST_CASE("aggregations group by or without labels and drop the metric name") {
   CHECK(eval(d, "count_values(\"v\", cpu)", 0) == "{v=\"1\"} 1\n{v=\"3\"} 1\n{v=\"8\"} 1\n");
 }
 
-TEST_CASE("range functions see the samples in (t - range, t]") {
+TEST_CASE("range functions see the samples after t - range, up to and including t") {
   // A counter that grows by 60 a minute, sampled every 15 s.
   Data d("c_total 0:0 15:15 30:30 45:45 60:60 75:75 90:90 105:105 120:120\n");
   CHECK(eval(d, "count_over_time(c_total[1m])", 2 * kMinute) == "{} 4\n");  // 75..120
@@ -224,7 +224,7 @@ TEST_CASE("absent returns 1 with the selector's equality labels when nothing mat
   CHECK(eval(d, "absent_over_time(up{job=\"b\"}[5m])", 0) == "{job=\"b\"} 1\n");
 }
 
-TEST_CASE("instant functions drop the name; label_replace and label_join rewrite labels") {
+TEST_CASE("instant functions drop the name: label_replace and label_join rewrite labels") {
   Data d("t_seconds{host=\"web-1\"} 0:-2.5\n");
   CHECK(eval(d, "abs(t_seconds)", 0) == "{host=\"web-1\"} 2.5\n");
   CHECK(eval(d, "clamp(t_seconds, -1, 1)", 0) == "{host=\"web-1\"} -1\n");

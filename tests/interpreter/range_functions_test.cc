@@ -463,7 +463,7 @@ TEST_CASE("a counter at 1m steps: rate, and a series that starts inside the wind
   CHECK(eval("increase", early, 5 * kMin, 5 * kMin) == 35.0);
 }
 
-TEST_CASE("quantile interpolates between closest ranks; q outside [0, 1] is infinite") {
+TEST_CASE("quantile interpolates between closest ranks, and a q below 0 or above 1 is infinite") {
   // From the quantile() doc comment in promql/quantile.go and the brief: {1,2,3,4} at 0.5 is
   // 2.5, at 0.25 is 1.75.
   std::vector<double> v = {4, 2, 3, 1};

@@ -14,7 +14,7 @@ TEST_CASE("a working-days window with a zone") {
   CHECK(r.window.zone_offset == 20);
 }
 
-TEST_CASE("days and zone are optional; the zone defaults to UTC") {
+TEST_CASE("days and zone are optional: the zone defaults to UTC") {
   TimeWindowResult r = parse_time_window("22:00-06:00");
   REQUIRE(r.ok);
   CHECK(r.window.days == 0x7F);
@@ -56,7 +56,7 @@ TEST_CASE("invalid times are rejected with their position") {
   CHECK(r.error == "unexpected text after the time zone");
 }
 
-TEST_CASE("a window holds from its start to its end on its days; a wrapping one into the next") {
+TEST_CASE("a window holds from its start to its end on its days: a wrapping one into the next") {
   TimeWindow office = parse_time_window("Mon-Fri 09:00-17:00").window;
   CHECK(window_contains(office, {0, 9 * 60}));
   CHECK_FALSE(window_contains(office, {0, 17 * 60}));  // the end is exclusive

@@ -467,7 +467,7 @@ TEST_CASE("CSV: quoting per RFC 4180, CRLF, empty label cells and RFC 3339 times
   CHECK(r.report.lines == 5);
 }
 
-TEST_CASE("CSV: blanks around unquoted cells are layout; a header may use any case",
+TEST_CASE("CSV: blanks around unquoted cells are layout: a header may use any case",
           "[metrics_reader]") {
   Read r = read(
       "Timestamp , Metric , instance , Value\n 1700000000 , up , a , 1 \n\n"

@@ -1,0 +1,266 @@
+// The part of the engine core that proves or undoes an action: it keeps recent values of every
+// expected effect and baseline expression, measures the observation window after an action
+// against the window before it (interpreter/effect_verdict.h), checks rollback conditions with
+// `baseline` bound to the values before the action, and restores the knobs when they fail.
+#include <algorithm>
+#include <cmath>
+
+#include "interpreter/effect_verdict.h"
+#include "interpreter/engine.h"
+
+namespace setpoint {
+namespace {
+
+int64_t to_ms(double seconds) { return static_cast<int64_t>(std::llround(seconds * 1000.0)); }
+
+bool compatible(const Labels& a, const Labels& b) {
+  const Labels& small = a.size() <= b.size() ? a : b;
+  const Labels& large = a.size() <= b.size() ? b : a;
+  for (const Label& l : small) {
+    if (l.name != "__name__" && label_value(large, l.name) != l.value) return false;
+  }
+  return true;
+}
+
+double median(std::vector<double> v) {
+  std::erase_if(v, [](double x) { return std::isnan(x); });
+  if (v.empty()) return NAN;
+  std::sort(v.begin(), v.end());
+  size_t n = v.size();
+  return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
+}  // namespace
+
+// Records this evaluation's value of every tracked expression, per label set. A label set seen
+// before but absent now gets NaN: missing data is counted as missing, never skipped over.
+void Engine::track(int64_t t_ms) {
+  for (auto& [node, h] : history_) {
+    const Value& v = evaluator_.value(node);
+    std::map<Labels, double> now;
+    if (v.type == ValueType::Scalar) {
+      now[Labels{}] = v.scalar;
+    } else {
+      for (const VectorSample& s : v.vector) {
+        Labels l = labels(s.labels);
+        std::erase_if(l, [](const Label& x) { return x.name == "__name__"; });
+        now[std::move(l)] = s.value;
+      }
+    }
+    for (auto& [l, value] : now) h.series[l].push_back({t_ms, value});
+    for (auto it = h.series.begin(); it != h.series.end();) {
+      std::deque<Sample>& d = it->second;
+      if (!now.count(it->first)) d.push_back({t_ms, NAN});
+      while (!d.empty() && d.front().t_ms <= t_ms - h.keep_ms) d.pop_front();
+      bool empty =
+          std::all_of(d.begin(), d.end(), [](const Sample& s) { return std::isnan(s.value); });
+      it = empty ? h.series.erase(it) : std::next(it);
+    }
+  }
+}
+
+// The values of a tracked expression for one instance with from < t <= to. *series_found is
+// how many of its label sets fit the instance: only exactly one can be measured.
+std::vector<double> Engine::window(NodeId expr, const Labels& instance, int64_t from_ms,
+                                   int64_t to_ms, size_t* series_found,
+                                   const Validation* baseline_of) const {
+  std::vector<double> out;
+  *series_found = 0;
+  const History& h = history_.at(expr);
+  const std::deque<Sample>* match = nullptr;
+  for (const auto& [l, d] : h.series) {
+    if (!compatible(l, instance)) continue;
+    ++*series_found;
+    match = &d;
+  }
+  if (*series_found != 1) return out;
+  if (baseline_of) return baseline_window(*match, *baseline_of);
+  for (const Sample& s : *match) {
+    if (s.t_ms > from_ms && s.t_ms <= to_ms) out.push_back(s.value);
+  }
+  return out;
+}
+
+// The values before the action that it is measured against: those since the trigger began to
+// hold (the state the action was meant to change, not the healthy time before the incident),
+// within `within` of the action; at least the last min_samples of them when the hold was short.
+std::vector<double> Engine::baseline_window(const std::deque<Sample>& values,
+                                            const Validation& v) const {
+  int64_t within = to_ms(rules_[v.policy].within_seconds);
+  std::vector<double> all, since;
+  for (const Sample& s : values) {
+    if (s.t_ms <= v.applied_ms - within || s.t_ms > v.applied_ms) continue;
+    all.push_back(s.value);
+    if (s.t_ms >= v.since_ms) since.push_back(s.value);
+  }
+  if (since.size() >= options_.min_samples) return since;
+  size_t keep = std::min(all.size(), options_.min_samples);
+  return std::vector<double>(all.end() - static_cast<std::ptrdiff_t>(keep), all.end());
+}
+
+void Engine::start_validation(size_t p, const Labels& instance, uint64_t action,
+                              std::vector<std::string> knobs, int64_t since_ms, int64_t t_ms) {
+  const PolicyRules& r = rules_[p];
+  Validation v;
+  v.action = action;
+  v.policy = p;
+  v.instance = instance;
+  v.applied_ms = t_ms;
+  v.since_ms = since_ms;
+  int64_t within = to_ms(r.within_seconds);
+  v.settle_ms = t_ms + static_cast<int64_t>(std::llround(within * options_.settle_fraction));
+  v.end_ms = t_ms + within;
+  v.knobs = std::move(knobs);
+  // `baseline` is the median of its expression over the window before the action, per series.
+  for (NodeId rollback : r.rollbacks) {
+    std::vector<NodeId> stack{rollback};
+    while (!stack.empty()) {
+      NodeId n = stack.back();
+      stack.pop_back();
+      for (auto [e, end] = boost::in_edges(n, program_.graph); e != end; ++e) {
+        NodeId in = boost::source(*e, program_.graph);
+        if (program_.graph[in].kind == NodeKind::Baseline) {
+          NodeId expr = boost::source(*boost::in_edges(in, program_.graph).first, program_.graph);
+          std::vector<std::pair<Labels, double>>& values = v.baselines[in];
+          for (const auto& [l, d] : history_.at(expr).series) {
+            double m = median(baseline_window(d, v));
+            if (!std::isnan(m)) values.emplace_back(l, m);
+          }
+        } else if (is_expression(program_.graph[in].kind)) {
+          stack.push_back(in);
+        }
+      }
+    }
+  }
+  validations_.push_back(std::move(v));
+}
+
+// Whether policy p may not start a validation now because one it must be kept apart from runs.
+std::string Engine::validation_conflict(size_t p) const {
+  for (const Validation& v : validations_) {
+    for (auto [a, b] : program_.validation_exclusions) {
+      if ((a == p && b == v.policy) || (b == p && a == v.policy)) {
+        return "validation isolation: " + program_.policies[v.policy].name +
+               " is being validated on the same metrics";
+      }
+    }
+  }
+  return {};
+}
+
+void Engine::undo(size_t index, int64_t t_ms, const std::string& reason, std::vector<Event>& out) {
+  const Validation& v = validations_[index];
+  for (auto it = applied_.rbegin(); it != applied_.rend(); ++it) {
+    if (it->undone || it->policy != v.policy || it->t_ms != v.applied_ms) continue;
+    it->undone = true;
+    set_knob(it->knob, it->before);
+    Event e;
+    e.t_ms = t_ms;
+    e.policy = program_.policies[v.policy].name;
+    e.instance = v.instance;
+    e.kind = EventKind::RolledBack;
+    e.knob = it->knob;
+    e.from = it->after;
+    e.to = it->before;
+    e.action = it->id;
+    e.reason = reason;
+    out.push_back(std::move(e));
+  }
+}
+
+void Engine::check_validations(int64_t t_ms, std::vector<Event>& out) {
+  std::vector<Validation> still;
+  for (size_t i = 0; i < validations_.size(); ++i) {
+    Validation& v = validations_[i];
+    const PolicyPlan& plan = program_.policies[v.policy];
+    const PolicyRules& r = rules_[v.policy];
+    PolicyState& st = state_[v.policy];
+    auto undone = std::find_if(applied_.begin(), applied_.end(),
+                               [&](const AppliedAction& a) { return a.id == v.action; });
+    if (undone != applied_.end() && undone->undone) continue;  // an emergency got there first
+    auto event = [&](EventKind kind, std::string reason) {
+      Event e;
+      e.t_ms = t_ms;
+      e.policy = plan.name;
+      e.instance = v.instance;
+      e.kind = kind;
+      e.action = v.action;
+      e.reason = std::move(reason);
+      out.push_back(std::move(e));
+    };
+    auto failed = [&] {
+      ++st.consecutive_failures;
+      if (r.quarantine_after > 0 && st.consecutive_failures >= r.quarantine_after &&
+          !st.quarantined) {
+        st.quarantined = true;
+        event(EventKind::Quarantined,
+              std::to_string(st.consecutive_failures) + " consecutive failed validations");
+      }
+    };
+
+    // A rollback condition, with `baseline` bound to this action's values before it.
+    bool rolled_back = false;
+    rollback_evaluator_.at(t_ms);
+    rollback_evaluator_.baseline_value = [&](NodeId b) {
+      auto found = v.baselines.find(b);
+      return found == v.baselines.end() ? std::vector<std::pair<Labels, double>>{} : found->second;
+    };
+    for (NodeId rollback : r.rollbacks) {
+      NodeId cond = boost::source(*boost::in_edges(rollback, program_.graph).first, program_.graph);
+      const Value& c = rollback_evaluator_.value(cond);
+      bool holds = c.type == ValueType::Scalar
+                       ? c.scalar != 0 && !std::isnan(c.scalar)
+                       : std::any_of(c.vector.begin(), c.vector.end(), [&](const VectorSample& s) {
+                           return compatible(rollback_evaluator_.labels(s.labels), v.instance);
+                         });
+      if (!holds) continue;
+      std::string text(modules_[plan.module].file->slice(program_.graph[rollback].span));
+      undo(i, t_ms, "rollback condition held: " + text, out);
+      failed();
+      rolled_back = true;
+      break;
+    }
+    if (rolled_back) continue;
+    if (t_ms < v.end_ms) {
+      still.push_back(std::move(v));
+      continue;
+    }
+
+    // The verdict: every expectation must be confirmed; one regression undoes the action.
+    bool all_confirmed = true, regressed = false;
+    for (const PolicyRules::Expect& x : r.expects) {
+      size_t found_base = 0, found_obs = 0;
+      int64_t within = to_ms(r.within_seconds);
+      std::vector<double> base =
+          window(x.expr, v.instance, v.applied_ms - within, v.applied_ms, &found_base, &v);
+      std::vector<double> obs = window(x.expr, v.instance, v.settle_ms, v.end_ms, &found_obs);
+      Expectation e;
+      e.metric = x.name;
+      e.direction = x.direction;
+      e.promised = x.promised;
+      e.alpha = options_.alpha;
+      e.min_samples = options_.min_samples;
+      EffectVerdict verdict = judge_effect(base, obs, e);
+      std::string reason = verdict.explanation.reason;
+      if (found_base > 1 || found_obs > 1) {
+        verdict.verdict = Verdict::Inconclusive;
+        reason = x.name + " has several series for this instance: it cannot be measured";
+      }
+      EventKind kind = verdict.verdict == Verdict::Confirmed   ? EventKind::Confirmed
+                       : verdict.verdict == Verdict::Regressed ? EventKind::Regressed
+                                                               : EventKind::Inconclusive;
+      event(kind, reason);
+      all_confirmed &= verdict.verdict == Verdict::Confirmed;
+      regressed |= verdict.verdict == Verdict::Regressed;
+    }
+    if (regressed) {
+      undo(i, t_ms, "validation regressed", out);
+      failed();
+    } else if (all_confirmed) {
+      st.consecutive_failures = 0;
+    }
+  }
+  validations_ = std::move(still);
+}
+
+}  // namespace setpoint
