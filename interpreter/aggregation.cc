@@ -9,26 +9,11 @@
 #include <unordered_map>
 
 #include "interpreter/evaluator.h"
+#include "interpreter/kahan_sum.h"
 #include "interpreter/range_functions.h"
 
 namespace setpoint {
 namespace {
-
-struct Kahan {
-  double sum = 0, c = 0;
-  void add(double v) {
-    double t = sum + v;
-    if (std::isinf(t)) {
-      c = 0;
-    } else if (std::fabs(sum) >= std::fabs(v)) {
-      c += (sum - t) + v;
-    } else {
-      c += (v - t) + sum;
-    }
-    sum = t;
-  }
-  double value() const { return sum + c; }
-};
 
 struct Group {
   LabelSetId labels;
@@ -57,9 +42,9 @@ std::string format_value(double v) {
 double aggregate_values(std::string_view op, const std::vector<const VectorSample*>& m,
                         double parameter) {
   if (op == "sum") {
-    Kahan k;
-    for (const VectorSample* s : m) k.add(s->value);
-    return k.value();
+    double sum = 0, c = 0;
+    for (const VectorSample* s : m) kahan_inc(s->value, sum, c);
+    return sum + c;
   }
   if (op == "avg") {
     // Incremental mean with compensation, falling back as Prometheus does around infinities.
@@ -70,16 +55,7 @@ double aggregate_values(std::string_view op, const std::vector<const VectorSampl
         if (std::isinf(s->value) && (mean > 0) == (s->value > 0)) continue;
         if (!std::isinf(s->value) && !std::isnan(s->value)) continue;
       }
-      double delta = s->value / count - (mean + c) / count;
-      double t = mean + delta;
-      if (std::isinf(t)) {
-        c = 0;
-      } else if (std::fabs(mean) >= std::fabs(delta)) {
-        c += (mean - t) + delta;
-      } else {
-        c += (delta - t) + mean;
-      }
-      mean = t;
+      kahan_inc(s->value / count - (mean + c) / count, mean, c);
     }
     return std::isinf(mean) ? mean : mean + c;
   }

@@ -11,26 +11,9 @@
 namespace setpoint {
 namespace {
 
-std::vector<NodeId> inputs(const Program& p, NodeId n) {
-  std::vector<NodeId> out;
-  for (auto [e, end] = boost::in_edges(n, p.graph); e != end; ++e) {
-    out.push_back(boost::source(*e, p.graph));
-  }
-  return out;
-}
+std::vector<NodeId> inputs(const Program& p, NodeId n) { return node_inputs(p, n); }
 
-// A number, or the negation of one (`-8`).
-std::optional<double> constant(const Program& p, NodeId n) {
-  const GraphNode& g = p.graph[n];
-  if (g.kind == NodeKind::Number) return g.value;
-  if (g.kind == NodeKind::Unary) {
-    std::vector<NodeId> in = inputs(p, n);
-    if (in.size() == 1) {
-      if (std::optional<double> c = constant(p, in[0])) return -*c;
-    }
-  }
-  return std::nullopt;
-}
+std::optional<double> constant(const Program& p, NodeId n) { return constant_value(p, n); }
 
 // A constant as written: `10m`, `-8`.
 std::string constant_text(const Program& p, NodeId n) {

@@ -23,6 +23,26 @@ const char* node_kind_name(NodeKind kind) {
 
 bool is_expression(NodeKind kind) { return kind <= NodeKind::Baseline; }
 
+std::vector<NodeId> node_inputs(const Program& p, NodeId n) {
+  std::vector<NodeId> out;
+  for (auto [e, end] = boost::in_edges(n, p.graph); e != end; ++e) {
+    out.push_back(boost::source(*e, p.graph));
+  }
+  return out;
+}
+
+std::optional<double> constant_value(const Program& p, NodeId n) {
+  const GraphNode& g = p.graph[n];
+  if (g.kind == NodeKind::Number) return g.value;
+  if (g.kind == NodeKind::Unary) {
+    std::vector<NodeId> in = node_inputs(p, n);
+    if (in.size() == 1) {
+      if (std::optional<double> c = constant_value(p, in[0])) return -*c;
+    }
+  }
+  return std::nullopt;
+}
+
 namespace {
 
 std::string number_key(double v) {

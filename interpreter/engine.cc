@@ -12,8 +12,6 @@
 namespace setpoint {
 namespace {
 
-int64_t to_ms(double seconds) { return static_cast<int64_t>(std::llround(seconds * 1000.0)); }
-
 std::string duration_text(double seconds) {
   char buffer[32];
   if (seconds >= 3600 && std::fmod(seconds, 3600) == 0) {
@@ -24,18 +22,6 @@ std::string duration_text(double seconds) {
     std::snprintf(buffer, sizeof buffer, "%gs", seconds);
   }
   return buffer;
-}
-
-// Two label sets describe the same thing when one is a subset of the other: a fleet-wide `when`
-// (no labels) applies to every instance, a per-instance one to its own instance.
-bool compatible(const Labels& a, const Labels& b) {
-  const Labels& small = a.size() <= b.size() ? a : b;
-  const Labels& large = a.size() <= b.size() ? b : a;
-  for (const Label& l : small) {
-    if (l.name == "__name__") continue;
-    if (label_value(large, l.name) != l.value) return false;
-  }
-  return true;
 }
 
 }  // namespace
@@ -55,7 +41,7 @@ Engine::Engine(const std::vector<Module>& modules, const CheckedProgram& checked
   // an action is there when the action comes; each keeps a baseline and an observation window.
   auto keep = [&](NodeId expr, double within_seconds) {
     History& h = history_[expr];
-    h.keep_ms = std::max(h.keep_ms, 2 * to_ms(within_seconds) + 60'000);
+    h.keep_ms = std::max(h.keep_ms, 2 * seconds_to_ms(within_seconds) + 60'000);
   };
   for (const PolicyRules& r : rules_) {
     for (const PolicyRules::Expect& x : r.expects) keep(x.expr, r.within_seconds);
@@ -188,8 +174,9 @@ std::vector<size_t> Engine::policy_order() const {
 bool Engine::holds_for(NodeId condition, const Labels& instance) {
   const Value& v = evaluator_.value(condition);
   if (v.type == ValueType::Scalar) return v.scalar != 0 && !std::isnan(v.scalar);
-  return std::any_of(v.vector.begin(), v.vector.end(),
-                     [&](const VectorSample& s) { return compatible(labels(s.labels), instance); });
+  return std::any_of(v.vector.begin(), v.vector.end(), [&](const VectorSample& s) {
+    return labels_compatible(labels(s.labels), instance);
+  });
 }
 
 std::vector<Event> Engine::evaluate(int64_t t_ms) {
@@ -253,7 +240,7 @@ void Engine::evaluate_policy(size_t p, int64_t t_ms, std::vector<Event>& out) {
           it->second.firing ? "trigger no longer holds" : "hold reset before its `for` passed");
     it = st.instances.erase(it);
   }
-  int64_t hold = to_ms(r.hold_seconds);
+  int64_t hold = seconds_to_ms(r.hold_seconds);
   for (const Labels& labels : present) {
     auto [it, fresh] = st.instances.try_emplace(labels);
     Instance& inst = it->second;
@@ -307,11 +294,11 @@ std::string Engine::skip_reason(size_t p, const Labels& instance, int64_t t_ms) 
     if (!inside) return "outside its time window";
   }
   if (r.cooldown_seconds > 0 && st.last_action_ms &&
-      t_ms - *st.last_action_ms < to_ms(r.cooldown_seconds)) {
+      t_ms - *st.last_action_ms < seconds_to_ms(r.cooldown_seconds)) {
     return "cooldown " + duration_text(r.cooldown_seconds) + " after the last action";
   }
   if (r.limit_count > 0) {
-    int64_t period = to_ms(r.limit_seconds);
+    int64_t period = seconds_to_ms(r.limit_seconds);
     while (!st.action_times.empty() && st.action_times.front() <= t_ms - period) {
       st.action_times.pop_front();
     }
@@ -391,7 +378,8 @@ void Engine::act(size_t p, const Labels& instance, int64_t t_ms, std::vector<Eve
         value = v.scalar;
       } else {
         for (const VectorSample& s : v.vector) {
-          if (v.vector.size() == 1 || compatible(labels(s.labels), instance)) value = s.value;
+          if (v.vector.size() == 1 || labels_compatible(labels(s.labels), instance))
+            value = s.value;
         }
       }
       if (!value || std::isnan(*value)) {
@@ -442,7 +430,7 @@ void Engine::act(size_t p, const Labels& instance, int64_t t_ms, std::vector<Eve
         event(EventKind::Notified, {}, NAN, NAN, c.string_value);
         break;
       case ActionKind::RollbackAll:
-        if (automatic) rollback_since(p, t_ms - to_ms(c.duration.seconds), t_ms, out);
+        if (automatic) rollback_since(p, t_ms - seconds_to_ms(c.duration.seconds), t_ms, out);
         break;
     }
   }
@@ -456,7 +444,7 @@ void Engine::act(size_t p, const Labels& instance, int64_t t_ms, std::vector<Eve
                      inst.active_since, t_ms);
   }
   if (plan.emergency && automatic && r.pause_seconds > 0) {
-    paused_until_ = t_ms + to_ms(r.pause_seconds);
+    paused_until_ = t_ms + seconds_to_ms(r.pause_seconds);
     event(EventKind::Paused, {}, NAN, NAN,
           "automatic actions paused for " + duration_text(r.pause_seconds));
   }

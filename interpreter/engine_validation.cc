@@ -11,17 +11,6 @@
 namespace setpoint {
 namespace {
 
-int64_t to_ms(double seconds) { return static_cast<int64_t>(std::llround(seconds * 1000.0)); }
-
-bool compatible(const Labels& a, const Labels& b) {
-  const Labels& small = a.size() <= b.size() ? a : b;
-  const Labels& large = a.size() <= b.size() ? b : a;
-  for (const Label& l : small) {
-    if (l.name != "__name__" && label_value(large, l.name) != l.value) return false;
-  }
-  return true;
-}
-
 double median(std::vector<double> v) {
   std::erase_if(v, [](double x) { return std::isnan(x); });
   if (v.empty()) return NAN;
@@ -69,7 +58,7 @@ std::vector<double> Engine::window(NodeId expr, const Labels& instance, int64_t 
   const History& h = history_.at(expr);
   const std::deque<Sample>* match = nullptr;
   for (const auto& [l, d] : h.series) {
-    if (!compatible(l, instance)) continue;
+    if (!labels_compatible(l, instance)) continue;
     ++*series_found;
     match = &d;
   }
@@ -86,7 +75,7 @@ std::vector<double> Engine::window(NodeId expr, const Labels& instance, int64_t 
 // within `within` of the action; at least the last min_samples of them when the hold was short.
 std::vector<double> Engine::baseline_window(const std::deque<Sample>& values,
                                             const Validation& v) const {
-  int64_t within = to_ms(rules_[v.policy].within_seconds);
+  int64_t within = seconds_to_ms(rules_[v.policy].within_seconds);
   std::vector<double> all, since;
   for (const Sample& s : values) {
     if (s.t_ms <= v.applied_ms - within || s.t_ms > v.applied_ms) continue;
@@ -107,7 +96,7 @@ void Engine::start_validation(size_t p, const Labels& instance, uint64_t action,
   v.instance = instance;
   v.applied_ms = t_ms;
   v.since_ms = since_ms;
-  int64_t within = to_ms(r.within_seconds);
+  int64_t within = seconds_to_ms(r.within_seconds);
   v.settle_ms = t_ms + static_cast<int64_t>(std::llround(within * options_.settle_fraction));
   v.end_ms = t_ms + within;
   v.knobs = std::move(knobs);
@@ -208,11 +197,12 @@ void Engine::check_validations(int64_t t_ms, std::vector<Event>& out) {
     for (NodeId rollback : r.rollbacks) {
       NodeId cond = boost::source(*boost::in_edges(rollback, program_.graph).first, program_.graph);
       const Value& c = rollback_evaluator_.value(cond);
-      bool holds = c.type == ValueType::Scalar
-                       ? c.scalar != 0 && !std::isnan(c.scalar)
-                       : std::any_of(c.vector.begin(), c.vector.end(), [&](const VectorSample& s) {
-                           return compatible(rollback_evaluator_.labels(s.labels), v.instance);
-                         });
+      bool holds =
+          c.type == ValueType::Scalar
+              ? c.scalar != 0 && !std::isnan(c.scalar)
+              : std::any_of(c.vector.begin(), c.vector.end(), [&](const VectorSample& s) {
+                  return labels_compatible(rollback_evaluator_.labels(s.labels), v.instance);
+                });
       if (!holds) continue;
       std::string text(modules_[plan.module].file->slice(program_.graph[rollback].span));
       undo(i, t_ms, "rollback condition held: " + text, out);
@@ -230,7 +220,7 @@ void Engine::check_validations(int64_t t_ms, std::vector<Event>& out) {
     bool all_confirmed = true, regressed = false;
     for (const PolicyRules::Expect& x : r.expects) {
       size_t found_base = 0, found_obs = 0;
-      int64_t within = to_ms(r.within_seconds);
+      int64_t within = seconds_to_ms(r.within_seconds);
       std::vector<double> base =
           window(x.expr, v.instance, v.applied_ms - within, v.applied_ms, &found_base, &v);
       std::vector<double> obs = window(x.expr, v.instance, v.settle_ms, v.end_ms, &found_obs);

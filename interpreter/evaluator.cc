@@ -15,8 +15,6 @@ namespace setpoint {
 
 namespace {
 
-int64_t to_ms(double seconds) { return static_cast<int64_t>(std::llround(seconds * 1000.0)); }
-
 // Prometheus anchors every regex matcher: `=~"a|b"` must match the whole value.
 bool matches(const Matcher& m, std::string_view value) {
   switch (m.op) {
@@ -167,8 +165,8 @@ Value Evaluator::selector(NodeId n, int64_t t_ms, int64_t range_ms) {
 Value Evaluator::subquery(NodeId n, int64_t t_ms) {
   const Expr& e = expr_of(n);
   NodeId inner = inputs(n).front();
-  int64_t range = to_ms(e.number);
-  int64_t step = e.step > 0 ? to_ms(e.step) : options_.default_subquery_step_ms;
+  int64_t range = seconds_to_ms(e.number);
+  int64_t step = e.step > 0 ? seconds_to_ms(e.step) : options_.default_subquery_step_ms;
   int64_t start = t_ms - range;
   int64_t first = (start / step) * step;
   while (first <= start) first += step;  // the left edge is excluded, as for ranges
@@ -263,12 +261,12 @@ Value Evaluator::compute(NodeId n, int64_t t_ms) {
     case NodeKind::Range: {
       NodeId in = inputs(n).front();
       // x[5m] offset 1m compiles as offset(range(x)); range(offset(x)) is not PromQL.
-      return selector(in, t_ms, to_ms(expr_of(n).number));
+      return selector(in, t_ms, seconds_to_ms(expr_of(n).number));
     }
     case NodeKind::Subquery:
       return subquery(n, t_ms);
     case NodeKind::Offset: {
-      Value v = value_at(inputs(n).front(), t_ms - to_ms(expr_of(n).number));
+      Value v = value_at(inputs(n).front(), t_ms - seconds_to_ms(expr_of(n).number));
       return v;
     }
     case NodeKind::Function:

@@ -18,13 +18,7 @@ constexpr double kInf = std::numeric_limits<double>::infinity();
 // be able to act together, which can only cost a warning.
 constexpr size_t kMaxSteps = 10000;
 
-std::vector<NodeId> inputs(const Program& p, NodeId n) {
-  std::vector<NodeId> out;
-  for (auto [e, end] = boost::in_edges(n, p.graph); e != end; ++e) {
-    out.push_back(boost::source(*e, p.graph));
-  }
-  return out;
-}
+std::vector<NodeId> inputs(const Program& p, NodeId n) { return node_inputs(p, n); }
 
 // The operator of a binary node without its modifiers: "or" for `or on (job)`.
 std::string_view op_of(const GraphNode& g) {
@@ -32,18 +26,7 @@ std::string_view op_of(const GraphNode& g) {
   return label.substr(0, label.find(' '));
 }
 
-// A number, or the negation of one (`-8`).
-std::optional<double> constant(const Program& p, NodeId n) {
-  const GraphNode& g = p.graph[n];
-  if (g.kind == NodeKind::Number) return g.value;
-  if (g.kind == NodeKind::Unary) {
-    std::vector<NodeId> in = inputs(p, n);
-    if (in.size() == 1) {
-      if (std::optional<double> c = constant(p, in[0])) return -*c;
-    }
-  }
-  return std::nullopt;
-}
+std::optional<double> constant(const Program& p, NodeId n) { return constant_value(p, n); }
 
 // The labels by which the series of an expression's result may differ: none for a scalar or an
 // aggregation without `by`; nullopt when any label may (a selector). Computed in graph order,

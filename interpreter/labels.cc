@@ -16,6 +16,15 @@ void normalize_labels(Labels& labels) {
   labels = std::move(out);
 }
 
+bool labels_compatible(const Labels& a, const Labels& b) {
+  const Labels& small = a.size() <= b.size() ? a : b;
+  const Labels& large = a.size() <= b.size() ? b : a;
+  for (const Label& l : small) {
+    if (l.name != "__name__" && label_value(large, l.name) != l.value) return false;
+  }
+  return true;
+}
+
 std::string_view label_value(const Labels& labels, std::string_view name) {
   for (const Label& l : labels) {
     if (l.name == name) return l.value;

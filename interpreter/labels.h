@@ -23,6 +23,10 @@ using Labels = std::vector<Label>;
 // Sorts by name and drops pairs with an empty value; a repeated name keeps its last value.
 void normalize_labels(Labels& labels);
 
+// Whether two label sets can describe the same thing: one is a subset of the other, __name__
+// aside. A fleet-wide value (no labels) fits every instance; a per-instance one its own.
+bool labels_compatible(const Labels& a, const Labels& b);
+
 // The value of a label, "" when absent.
 std::string_view label_value(const Labels& labels, std::string_view name);
 
@@ -40,6 +44,11 @@ inline bool is_stale_marker(double v) {
   uint64_t bits;
   std::memcpy(&bits, &v, sizeof bits);
   return bits == kStaleNaNBits;
+}
+
+// Durations in the AST are seconds; times here are milliseconds.
+inline int64_t seconds_to_ms(double seconds) {
+  return static_cast<int64_t>(seconds * 1000.0 + (seconds < 0 ? -0.5 : 0.5));
 }
 
 // One recorded point: milliseconds since the Unix epoch (Prometheus' resolution) and a value.

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <boost/graph/adjacency_list.hpp>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -83,6 +84,11 @@ struct Program {
   // common: the engine must not validate them at the same time.
   std::vector<std::pair<size_t, size_t>> validation_exclusions;
 };
+
+// A node's inputs, in operand order.
+std::vector<NodeId> node_inputs(const Program& program, NodeId n);
+// The value of a number node, or of the negation of one (`-8`); nullopt for anything else.
+std::optional<double> constant_value(const Program& program, NodeId n);
 
 // Compiles a policy set that checked without errors. Reports cycles in `after` (E0212).
 Program compile_program(const std::vector<Module>& modules, const CheckedProgram& checked,

@@ -8,26 +8,14 @@
 #include <utility>
 #include <vector>
 
+#include "interpreter/kahan_sum.h"
+
 namespace setpoint {
 
 namespace {
 
 constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
 constexpr double kInf = std::numeric_limits<double>::infinity();
-
-// Prometheus' kahansum.Inc: Kahan-Babuska (Neumaier) summation; an infinite sum drops the
-// compensation so that Inf + c does not turn into NaN.
-void kahan_inc(double inc, double& sum, double& c) {
-  double t = sum + inc;
-  if (std::isinf(t)) {
-    c = 0;
-  } else if (std::fabs(sum) >= std::fabs(inc)) {
-    c += (sum - t) + inc;
-  } else {
-    c += (inc - t) + sum;
-  }
-  sum = t;
-}
 
 // Go's time.Duration.Seconds() for a whole number of milliseconds: whole seconds plus the
 // fraction, computed the way Go does so that rate divides by bit-identical numbers.

@@ -6,6 +6,7 @@
 #include <cmath>
 #include <limits>
 
+#include "interpreter/kahan_sum.h"
 #include "interpreter/range_functions.h"
 
 namespace setpoint {
@@ -13,19 +14,6 @@ namespace setpoint {
 namespace {
 
 constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
-
-// One Kahan-Babuska step, as Prometheus' kahansum.Inc.
-void kahan_inc(double inc, double& sum, double& c) {
-  double t = sum + inc;
-  if (std::isinf(t)) {
-    c = 0;
-  } else if (std::fabs(sum) >= std::fabs(inc)) {
-    c += (sum - t) + inc;
-  } else {
-    c += (inc - t) + sum;
-  }
-  sum = t;
-}
 
 }  // namespace
 
