@@ -113,7 +113,7 @@ TEST_CASE("max_samples_per_series keeps the newest samples through many compacti
   CHECK(store.append(id, 1000, 0) == WindowStore::Append::Duplicate);
 }
 
-TEST_CASE("a range selector sees the samples after from up to and including to, stale markers left out") {
+TEST_CASE("a range selector sees the samples after from up to and including to, no stale markers") {
   WindowStore store;
   uint32_t id = store.series(series_labels("up", "a"));
   for (int64_t t = 0; t <= 60'000; t += 15'000) store.append(id, t, 1);
