@@ -48,6 +48,7 @@ struct SimulateCommand {
   std::string from, to;  // default: the recording's first and last sample
   std::string step = "15s";
   std::vector<std::string> knobs;  // NAME=VALUE: knob values at the start
+  std::string effects;             // an effect model (TOML), or empty
   std::string format = "text";     // text | json
 };
 int run_simulate(const SimulateCommand& cmd);

@@ -66,6 +66,8 @@ int main(int argc, char** argv) {
   simulate_cmd->add_option("--to", simulate.to, "End (default: the last sample)");
   simulate_cmd->add_option("--step", simulate.step, "Evaluation interval")->default_str("15s");
   simulate_cmd->add_option("--knob", simulate.knobs, "A knob's value at the start, NAME=VALUE");
+  simulate_cmd->add_option("--effects", simulate.effects,
+                           "An effect model (TOML): how knob changes move the metrics");
   simulate_cmd->add_option("--format", simulate.format, "Output format")
       ->check(CLI::IsMember({"text", "json"}))
       ->default_str("text");

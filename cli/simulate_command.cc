@@ -10,6 +10,7 @@
 #include "cli/commands.h"
 #include "grammar/literal.h"
 #include "interpreter/engine.h"
+#include "runtime/effect_model.h"
 #include "runtime/local_time.h"
 #include "runtime/metrics_reader.h"
 #include "runtime/policy_loader.h"
@@ -97,6 +98,21 @@ int run_simulate(const SimulateCommand& cmd) {
     return 2;
   }
 
+  // The effect model: what the knob changes of this replay would have done to the metrics.
+  std::optional<EffectModel> model;
+  if (!cmd.effects.empty()) {
+    std::string text, error;
+    if (!read_file(cmd.effects, 1 << 20, text, error)) {
+      std::cerr << "setpoint: " << cmd.effects << ": " << error << "\n";
+      return 2;
+    }
+    std::vector<std::string> errors;
+    model = EffectModel::parse(text, cmd.effects, errors);
+    for (const std::string& e : errors) std::cerr << e << "\n";
+    if (!model) return 2;
+  }
+  std::vector<KnobChange> changes;
+
   WindowStore store;
   EngineOptions options;
   options.local_time = system_local_time;
@@ -129,7 +145,9 @@ int run_simulate(const SimulateCommand& cmd) {
     // Samples arrive up to the evaluation time, as a scrape would deliver them.
     while (next < points.size() && points[next].t_ms <= t) {
       const Recording::Point& p = points[next++];
-      store.sample(ids[p.series], p.t_ms, p.value);
+      double value = p.value;
+      if (model) value = model->apply(recording.labels()[p.series], p.t_ms, value, changes);
+      store.sample(ids[p.series], p.t_ms, value);
     }
     for (const Event& e : engine.evaluate(t)) {
       Summary& s = summary[e.policy];
@@ -139,6 +157,7 @@ int run_simulate(const SimulateCommand& cmd) {
           break;
         case EventKind::Applied:
           ++s.applied;
+          changes.push_back({e.t_ms, e.knob, e.from, e.to});
           break;
         case EventKind::Proposed:
         case EventKind::WouldApply:
@@ -155,6 +174,7 @@ int run_simulate(const SimulateCommand& cmd) {
           break;
         case EventKind::RolledBack:
           ++s.rolled_back;
+          changes.push_back({e.t_ms, e.knob, e.from, e.to});
           break;
         case EventKind::Skipped:
           ++s.skipped[e.reason];

@@ -41,8 +41,12 @@ int percent_decimals(double percent) {
   return a >= 10 || a == 0 ? 0 : a >= 1 ? 1 : 2;
 }
 
+// From a million percent up (a baseline median near 0), "1.2e+08" beats a row of digits.
+constexpr double kScientificPercent = 1e6;
+
 std::string percent(double ratio) {
   const double p = ratio * 100;
+  if (std::fabs(p) >= kScientificPercent) return chars(p, std::chars_format::general, 2);
   return chars(p, std::chars_format::fixed, percent_decimals(p));
 }
 
@@ -61,6 +65,9 @@ std::string consistent(double value, const std::string& bound, bool below, std::
 
 std::string percent_against(double ratio, const std::string& bound, bool below) {
   const double p = ratio * 100;
+  if (std::fabs(p) >= kScientificPercent) {
+    return consistent(p, bound, below, std::chars_format::general, 2);
+  }
   return consistent(p, bound, below, std::chars_format::fixed, percent_decimals(p));
 }
 

@@ -130,12 +130,24 @@ PolicyRules Engine::read_rules(const PolicyPlan& plan) const {
     x.promised = c.number;
     x.within_seconds = c.duration.seconds;
     r.within_seconds = std::max(r.within_seconds, x.within_seconds);
+    r.lookback_seconds = std::max(r.lookback_seconds, lookback_seconds(x.expr));
     r.expects.push_back(std::move(x));
   }
   r.rollbacks = plan.rollbacks;
   // Without an `expect`, rollback conditions are watched (and baselines measured) over 10m.
   if (r.within_seconds == 0) r.within_seconds = 600;
   return r;
+}
+
+double Engine::lookback_seconds(NodeId n) const {
+  const GraphNode& g = program_.graph[n];
+  double own = 0;
+  if (g.kind == NodeKind::Range || g.kind == NodeKind::Subquery || g.kind == NodeKind::Offset) {
+    own = std::max(0.0, modules_[g.module].expr(g.expr).number);
+  }
+  double inputs = 0;
+  for (NodeId in : node_inputs(program_, n)) inputs = std::max(inputs, lookback_seconds(in));
+  return own + inputs;
 }
 
 // Emergencies first; then policies by priority, highest first, but never before a policy

@@ -49,6 +49,9 @@ struct PolicyRules {
   std::vector<Expect> expects;
   std::vector<NodeId> rollbacks;  // conditions: its own and its file's defaults
   double within_seconds = 0;      // the longest `within`: the validation and baseline window
+  // How far back its expected effects look (the longest range, subquery and offset in them):
+  // an observation sample closer than this to the action still averages data from before it.
+  double lookback_seconds = 0;
 };
 
 class Engine {
@@ -109,6 +112,7 @@ class Engine {
   };
 
   PolicyRules read_rules(const PolicyPlan& plan) const;
+  double lookback_seconds(NodeId expr) const;
   std::vector<size_t> policy_order() const;
   void evaluate_policy(size_t p, int64_t t_ms, std::vector<Event>& out);
   // Why a firing instance may not act now, or "" when it may.

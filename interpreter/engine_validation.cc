@@ -97,7 +97,11 @@ void Engine::start_validation(size_t p, const Labels& instance, uint64_t action,
   v.applied_ms = t_ms;
   v.since_ms = since_ms;
   int64_t within = seconds_to_ms(r.within_seconds);
-  v.settle_ms = t_ms + static_cast<int64_t>(std::llround(within * options_.settle_fraction));
+  // Observation starts once the change has settled and the expectation's own windows no longer
+  // reach back before the action.
+  int64_t settle = std::max(static_cast<int64_t>(std::llround(within * options_.settle_fraction)),
+                            seconds_to_ms(r.lookback_seconds));
+  v.settle_ms = t_ms + settle;
   v.end_ms = t_ms + within;
   v.knobs = std::move(knobs);
   // `baseline` is the median of its expression over the window before the action, per series.

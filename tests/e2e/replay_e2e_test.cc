@@ -135,3 +135,43 @@ TEST_CASE("simulate refuses an undeclared knob and a policy set with errors") {
       {"simulate", "--policies", dir.file("bad.setpoint"), "--metrics", dir.file("rec.prom")});
   CHECK(r.exit_code == 1);
 }
+
+TEST_CASE("simulate --effects lets a replay confirm a good change and roll back a bad one") {
+  TempDir dir;
+  write_text(dir.file("rec.prom"), recording());
+  write_text(dir.file("p.setpoint"), kPolicy);
+  write_text(dir.file("good.toml"),
+             "[[effect]]\nknob = \"cache_ttl\"\nmetric = \"latency_seconds\"\n"
+             "per_doubling = -0.3\ndelay = \"30s\"\n");
+  write_text(dir.file("bad.toml"),
+             "[[effect]]\nknob = \"cache_ttl\"\nmetric = \"latency_seconds\"\n"
+             "per_doubling = 0.5\ndelay = \"30s\"\n");
+  ProcessResult good = run_setpoint({"simulate", "--policies", dir.file("p.setpoint"), "--metrics",
+                                     dir.file("rec.prom"), "--knob", "cache_ttl=60s", "--effects",
+                                     dir.file("good.toml")});
+  CHECK(good.exit_code == 0);
+  CHECK(good.out.find("2023-11-14T22:30:20Z cache{job=\"api\"} confirmed (latency_seconds fell "
+                      "30% (95% CI 30%..30%)") != std::string::npos);
+  ProcessResult bad = run_setpoint({"simulate", "--policies", dir.file("p.setpoint"), "--metrics",
+                                    dir.file("rec.prom"), "--knob", "cache_ttl=60s", "--effects",
+                                    dir.file("bad.toml")});
+  CHECK(bad.exit_code == 0);
+  CHECK(bad.out.find("2023-11-14T22:30:20Z cache{job=\"api\"} regressed (latency_seconds rose "
+                     "50%") != std::string::npos);
+  CHECK(bad.out.find("2023-11-14T22:30:20Z cache{job=\"api\"} rolled_back cache_ttl 120 -> 60 "
+                     "(validation regressed)\n") != std::string::npos);
+}
+
+TEST_CASE("simulate reports an effect model error at its line and column and exits 2") {
+  TempDir dir;
+  write_text(dir.file("rec.prom"), recording());
+  write_text(dir.file("p.setpoint"), kPolicy);
+  write_text(dir.file("e.toml"), "[[effect]]\nknob = \"cache_ttl\"\nmetrc = \"latency_seconds\"\n");
+  ProcessResult r = run_setpoint({"simulate", "--policies", dir.file("p.setpoint"), "--metrics",
+                                  dir.file("rec.prom"), "--effects", dir.file("e.toml")});
+  CHECK(r.exit_code == 2);
+  CHECK(r.err.find(dir.file("e.toml") +
+                   ":3:1: unknown key \"metrc\" in [[effect]]; hint: did you mean 'metric'?") !=
+        std::string::npos);
+  CHECK(r.out.empty());
+}

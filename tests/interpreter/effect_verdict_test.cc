@@ -186,6 +186,23 @@ TEST_CASE("a vanishing p-value is shown as below 1e-16") {
         "p95_latency fell 37% (95% CI 36%..39%), p < 1e-16 < 0.05: confirmed (promised 20%)");
 }
 
+TEST_CASE("a change of a million percent and more is written in scientific notation") {
+  // A baseline median of 1.45e-9 against an observation around 1.45: a rise of ~1e11 %.
+  std::vector<double> before, after;
+  for (int i = 0; i < 10; ++i) {
+    before.push_back(1e-9 + i * 1e-10);
+    after.push_back(1 + i * 0.1);
+  }
+  Expectation e;
+  e.metric = "queue_length";
+  e.direction = Direction::Increases;
+  EffectVerdict v = judge_effect(before, after, e);
+  CHECK(v.verdict == Verdict::Confirmed);
+  CHECK(v.explanation.reason ==
+        "queue_length rose 1e+11% (95% CI 8.3e+10%..1.2e+11%), p = 5.4e-06 < 0.05: confirmed "
+        "(promised 20%)");
+}
+
 TEST_CASE("too few samples on a side are inconclusive") {
   const std::vector<double> five(kBaseline.begin(), kBaseline.begin() + 5);
   EffectVerdict v = judge_effect(five, kFellBy30, latency_falls_by_20());
