@@ -254,6 +254,7 @@ void Engine::check_validations(int64_t t_ms, std::vector<Event>& out) {
       st.consecutive_failures = 0;
     }
   }
+  rollback_evaluator_.baseline_value = nullptr;  // it pointed into the validation just checked
   validations_ = std::move(still);
 }
 

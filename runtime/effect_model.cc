@@ -12,9 +12,12 @@
 
 #include "grammar/literal.h"
 #include "grammar/spelling.h"
+#include "runtime/metrics_reader.h"
 
 namespace setpoint {
 namespace {
+
+using metrics_detail::quote;
 
 // ---------------------------------------------------------------------------------------------
 // Reading the TOML.
@@ -70,7 +73,7 @@ bool is_label_name(std::string_view s) {
 
 class Reader {
  public:
-  Reader(std::string_view file) : file_(file.empty() ? "<input>" : file) {}
+  explicit Reader(std::string_view file) : file_(file.empty() ? "<input>" : file) {}
 
   std::string where(const toml::source_region& at) const {
     return file_ + ":" + std::to_string(at.begin.line) + ":" + std::to_string(at.begin.column);
@@ -95,7 +98,7 @@ class Reader {
     for (auto&& [key, node] : root) {
       if (key.str() != "effect") {
         std::string hint = did_you_mean(key.str(), {"effect"});
-        error(key.source(), "unknown key \"" + std::string(key.str()) + "\"",
+        error(key.source(), "unknown key " + quote(key.str()),
               hint.empty() ? "the file holds [[effect]] tables and nothing else" : hint);
         continue;
       }
@@ -122,8 +125,7 @@ class Reader {
   bool wrong_type(const toml::key& key, const toml::node& node, std::string_view wanted,
                   std::string hint) {
     error(node.source(),
-          "\"" + std::string(key.str()) + "\" must be " + std::string(wanted) + ", not " +
-              type_name(node.type()),
+          quote(key.str()) + " must be " + std::string(wanted) + ", not " + type_name(node.type()),
           std::move(hint));
     return false;
   }
@@ -137,7 +139,7 @@ class Reader {
       return wrong_type(key, node, "a number", std::move(hint));
     }
     if (!std::isfinite(out)) {
-      error(node.source(), "\"" + std::string(key.str()) + "\" must be finite", std::move(hint));
+      error(node.source(), quote(key.str()) + " must be finite", std::move(hint));
       return false;
     }
     return true;
@@ -156,16 +158,16 @@ class Reader {
     NumberLiteral n = decode_number(text);
     const std::string usual = "durations look like 30s, 1m or 1h30m";
     if (!n.ok) {
-      error(node.source(), "\"" + name + "\" is not a duration: " + n.error,
+      error(node.source(), quote(name) + " is not a duration: " + n.error,
             n.hint.empty() ? usual : n.hint);
       return false;
     }
     if (n.unit != Unit::Seconds && !(n.unit == Unit::None && n.value == 0)) {
-      error(node.source(), "\"" + name + "\" is not a duration: \"" + text + "\"", usual);
+      error(node.source(), quote(name) + " is not a duration: " + quote(text), usual);
       return false;
     }
     if (!(n.value * 1000 <= static_cast<double>(kMaxDurationMs))) {
-      error(node.source(), "\"" + name + "\" is longer than 10 years",
+      error(node.source(), quote(name) + " is longer than 10 years",
             "an effect this slow never shows within a replay");
       return false;
     }
@@ -184,15 +186,16 @@ class Reader {
               "the metric name goes in metric = \"...\"");
         ok = false;
       } else if (!is_label_name(n)) {
-        error(name.source(), "\"" + n + "\" is not a label name",
+        error(name.source(), quote(n) + " is not a label name",
               "a label name is letters, digits and \"_\", not starting with a digit");
         ok = false;
       } else if (const auto* s = value.as_string()) {
         out.push_back({n, s->get()});
       } else {
-        error(value.source(),
-              "the value of label \"" + n + "\" must be a string, not " + type_name(value.type()),
-              "write " + n + " = \"api\"");
+        error(
+            value.source(),
+            "the value of label " + quote(n) + " must be a string, not " + type_name(value.type()),
+            "write " + n + " = \"api\"");
         ok = false;
       }
     }
@@ -229,7 +232,7 @@ class Reader {
           has_metric = true;
           e.metric = s->get();
           if (!is_metric_name(e.metric)) {
-            error(node.source(), "\"" + e.metric + "\" is not a metric name",
+            error(node.source(), quote(e.metric) + " is not a metric name",
                   "a metric name is letters, digits, \"_\" and \":\", not starting with a digit");
             ok = false;
           }
@@ -290,7 +293,7 @@ class Reader {
       } else {
         std::vector<std::string_view> keys(std::begin(kEffectKeys), std::end(kEffectKeys));
         std::string hint = did_you_mean(k, keys);
-        error(key.source(), "unknown key \"" + std::string(k) + "\" in [[effect]]",
+        error(key.source(), "unknown key " + quote(k) + " in [[effect]]",
               hint.empty() ? "the keys are knob, metric, labels, per_doubling, per_unit, delay, "
                              "ramp, noise and seed"
                            : hint);
@@ -516,7 +519,7 @@ std::vector<std::string> EffectModel::unusable_changes(
     for (const Effect& e : effects_) {
       if (e.knob != c.knob || exponent(e, c)) continue;
       bool doubling = e.scale == EffectScale::PerDoubling;
-      out.push_back("knob \"" + c.knob + "\" changed from " + number_text(c.old_value) + " to " +
+      out.push_back("knob " + quote(c.knob) + " changed from " + number_text(c.old_value) + " to " +
                     number_text(c.new_value) + " at " + std::to_string(c.t_ms) +
                     " ms: the effect at " + e.where +
                     (doubling ? " works per doubling and needs both values above 0"

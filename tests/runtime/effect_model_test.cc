@@ -346,6 +346,9 @@ TEST_CASE("every mistake in the TOML is reported with file:line:col and a hint",
        {"effects.toml:5:1: unknown key \"colour\" in [[effect]]; hint: the keys are knob, metric, "
         "labels, per_doubling, per_unit, delay, ramp, noise and seed"}},
       {"efect = 1\n", {"effects.toml:1:1: unknown key \"efect\"; hint: did you mean 'effect'?"}},
+      {"\"we\\\"ird\" = 1\n",
+       {"effects.toml:1:1: unknown key \"we\\\"ird\"; hint: the file holds [[effect]] tables and "
+        "nothing else"}},
       {"title = \"x\"\n",
        {"effects.toml:1:1: unknown key \"title\"; hint: the file holds [[effect]] tables and "
         "nothing else"}},
