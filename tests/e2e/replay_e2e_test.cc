@@ -175,3 +175,31 @@ TEST_CASE("simulate reports an effect model error at its line and column and exi
         std::string::npos);
   CHECK(r.out.empty());
 }
+
+TEST_CASE("the shipped replay example confirms one change and rolls back the other") {
+  std::string dir = source_path("examples/replay/");
+  ProcessResult r = run_setpoint({"simulate", "--policies", dir + "policies.setpoint", "--metrics",
+                                  dir + "recording.prom", "--effects", dir + "effects.toml",
+                                  "--knob", "cache_ttl=60s", "--knob", "workers=8"});
+  CHECK(r.exit_code == 0);
+  CHECK(r.out ==
+        "2026-01-01T10:10:00Z cache_hot_endpoints{job=\"api\"} pending (for 2m)\n"
+        "2026-01-01T10:10:00Z add_workers{job=\"api\"} pending (for 2m)\n"
+        "2026-01-01T10:12:00Z cache_hot_endpoints{job=\"api\"} firing\n"
+        "2026-01-01T10:12:00Z cache_hot_endpoints{job=\"api\"} applied cache_ttl 60 -> 120\n"
+        "2026-01-01T10:12:00Z add_workers{job=\"api\"} firing\n"
+        "2026-01-01T10:12:00Z add_workers{job=\"api\"} applied workers 8 -> 12\n"
+        "2026-01-01T10:22:00Z cache_hot_endpoints{job=\"api\"} confirmed (api_p95_latency_seconds "
+        "fell 30% (95% CI 28%..31%), p = 2.5e-06 < 0.05: confirmed (promised 20%))\n"
+        "2026-01-01T10:22:00Z add_workers{job=\"api\"} regressed (api_cpu_ratio rose 8.2% (95% CI "
+        "7.6%..8.9%), p = 2.5e-06 < 0.05: regressed)\n"
+        "2026-01-01T10:22:00Z add_workers{job=\"api\"} rolled_back workers 12 -> 8 (validation "
+        "regressed)\n"
+        "\n"
+        "policy                          fired  applied  proposed  confirmed  inconclusive  "
+        "regressed  rolled_back\n"
+        "add_workers                         1        1         0          0             0  "
+        "        1            1\n"
+        "cache_hot_endpoints                 1        1         0          1             0  "
+        "        0            0\n");
+}
