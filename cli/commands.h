@@ -53,6 +53,11 @@ struct SimulateCommand {
 };
 int run_simulate(const SimulateCommand& cmd);
 
+struct TestCommand {
+  std::vector<std::string> paths;  // test files, or directories searched for *test*.toml
+};
+int run_test(const TestCommand& cmd);
+
 // Loads a policy set for a command that needs it free of errors: prints what failed and
 // returns the exit status (2 for files, 1 for policy errors), or 0 when `set` is ready.
 struct PolicySet;

@@ -72,6 +72,12 @@ int main(int argc, char** argv) {
       ->check(CLI::IsMember({"text", "json"}))
       ->default_str("text");
 
+  setpoint::TestCommand test;
+  auto* test_cmd =
+      app.add_subcommand("test", "Run policy unit tests: input series and expected events");
+  test_cmd->add_option("paths", test.paths, "Test files, or directories searched for *test*.toml")
+      ->required();
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
@@ -90,5 +96,6 @@ int main(int argc, char** argv) {
   if (app.got_subcommand(graph_cmd)) return setpoint::run_graph(graph);
   if (app.got_subcommand(eval_cmd)) return setpoint::run_eval(eval);
   if (app.got_subcommand(simulate_cmd)) return setpoint::run_simulate(simulate);
+  if (app.got_subcommand(test_cmd)) return setpoint::run_test(test);
   return 2;
 }
