@@ -13,6 +13,7 @@
 #include "grammar/literal.h"
 #include "grammar/spelling.h"
 #include "runtime/metrics_reader.h"
+#include "runtime/toml_errors.h"
 
 namespace setpoint {
 namespace {
@@ -71,28 +72,9 @@ bool is_label_name(std::string_view s) {
   return is_metric_name(s) && s.find(':') == std::string_view::npos;
 }
 
-class Reader {
+class Reader : public TomlErrors {
  public:
-  explicit Reader(std::string_view file) : file_(file.empty() ? "<input>" : file) {}
-
-  std::string where(const toml::source_region& at) const {
-    return file_ + ":" + std::to_string(at.begin.line) + ":" + std::to_string(at.begin.column);
-  }
-
-  void error(const toml::source_region& at, std::string message, std::string hint = {}) {
-    std::string text = where(at) + ": " + std::move(message);
-    if (!hint.empty()) text += "; hint: " + hint;
-    errors_.push_back({at.begin.line, at.begin.column, std::move(text)});
-  }
-
-  // Appends the errors to `out` in the order of the file (a toml::table iterates by key name).
-  void flush(std::vector<std::string>& out) {
-    std::stable_sort(errors_.begin(), errors_.end(), [](const Error& a, const Error& b) {
-      return a.line != b.line ? a.line < b.line : a.column < b.column;
-    });
-    for (Error& e : errors_) out.push_back(std::move(e.text));
-  }
-  bool failed() const { return !errors_.empty(); }
+  explicit Reader(std::string_view file) : TomlErrors(file) {}
 
   void document(const toml::table& root, std::vector<Effect>& effects) {
     for (auto&& [key, node] : root) {
@@ -116,12 +98,6 @@ class Reader {
   }
 
  private:
-  struct Error {
-    uint32_t line;
-    uint32_t column;
-    std::string text;
-  };
-
   bool wrong_type(const toml::key& key, const toml::node& node, std::string_view wanted,
                   std::string hint) {
     error(node.source(),
@@ -318,9 +294,6 @@ class Reader {
     }
     return ok;
   }
-
-  std::string file_;
-  std::vector<Error> errors_;
 };
 
 // ---------------------------------------------------------------------------------------------

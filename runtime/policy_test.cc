@@ -14,6 +14,7 @@
 #include "interpreter/engine.h"
 #include "runtime/local_time.h"
 #include "runtime/recording.h"
+#include "runtime/toml_errors.h"
 
 namespace setpoint {
 namespace {
@@ -31,23 +32,9 @@ std::vector<std::string_view> candidates(const std::string_view* keys, size_t n)
   return std::vector<std::string_view>(keys, keys + n);
 }
 
-class Reader {
+class Reader : public TomlErrors {
  public:
-  explicit Reader(const std::string& file) : file_(file.empty() ? "<input>" : file) {}
-
-  void error(const toml::source_region& at, std::string message, std::string hint = {}) {
-    std::string text = file_ + ":" + std::to_string(at.begin.line) + ":" +
-                       std::to_string(at.begin.column) + ": " + std::move(message);
-    if (!hint.empty()) text += "; hint: " + hint;
-    errors_.push_back({at.begin.line, at.begin.column, std::move(text)});
-  }
-  void flush(std::vector<std::string>& out) {
-    std::stable_sort(errors_.begin(), errors_.end(), [](const Error& a, const Error& b) {
-      return a.line != b.line ? a.line < b.line : a.column < b.column;
-    });
-    for (Error& e : errors_) out.push_back(std::move(e.text));
-  }
-  bool failed() const { return !errors_.empty(); }
+  explicit Reader(const std::string& file) : TomlErrors(file) {}
 
   void document(const toml::table& root, PolicyTest& test) {
     std::filesystem::path dir = std::filesystem::path(test.path).parent_path();
@@ -119,12 +106,6 @@ class Reader {
   }
 
  private:
-  struct Error {
-    uint32_t line;
-    uint32_t column;
-    std::string text;
-  };
-
   bool duration(const toml::key& key, const toml::node& node, int64_t& ms) {
     std::string name(key.str());
     const auto* s = node.as_string();
@@ -324,9 +305,6 @@ class Reader {
     }
     if (ok) test.expectations.push_back(std::move(e));
   }
-
-  std::string file_;
-  std::vector<Error> errors_;
 };
 
 }  // namespace
