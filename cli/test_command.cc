@@ -31,7 +31,7 @@ std::string event_desc(const Event& e) {
   return out;
 }
 
-std::string expected_desc(const Expectation& x) {
+std::string expected_desc(const ExpectedEvent& x) {
   std::string out =
       x.policy + (x.instance ? instance_text(*x.instance) : "") + " " + event_kind_name(x.kind);
   if (x.knob) out += " " + *x.knob;
@@ -39,8 +39,8 @@ std::string expected_desc(const Expectation& x) {
   return out;
 }
 
-void print_failure(const std::string& path, const ExpectationResult& r) {
-  const Expectation& x = *r.expectation;
+void print_failure(const std::string& path, const ExpectedEventResult& r) {
+  const ExpectedEvent& x = *r.expectation;
   std::cout << path << ":" << x.line << ": FAIL " << (x.never ? "[[never]] " : "[[expect]] ")
             << x.policy << " " << event_kind_name(x.kind)
             << (x.never ? "" : " at " + offset_text(x.at_ms)) << "\n";
@@ -90,7 +90,7 @@ bool run_file(const std::string& path, size_t& passed, size_t& failed) {
   PolicyTestRun run = run_policy_test(*test, set, model ? &*model : nullptr, errors);
   for (const std::string& e : errors) std::cerr << e << "\n";
   if (!errors.empty()) return false;
-  for (const ExpectationResult& r : run.results) {
+  for (const ExpectedEventResult& r : run.results) {
     if (!r.passed) print_failure(path, r);
   }
   passed += run.results.size() - run.failed;

@@ -219,7 +219,7 @@ class Reader : public TomlErrors {
     size_t keys = never ? std::size(kExpectKeys) - 1 : std::size(kExpectKeys);
     const std::string_view* names = never ? kExpectKeys + 1 : kExpectKeys;
     unknown_keys(table, names, keys, where);
-    Expectation e;
+    ExpectedEvent e;
     e.never = never;
     e.line = table.source().begin.line;
     e.column = table.source().begin.column;
@@ -350,7 +350,7 @@ std::vector<std::string> expand_test_paths(const std::vector<std::string>& paths
   return std::vector<std::string>(found.begin(), found.end());
 }
 
-bool matches(const Expectation& e, const Event& event) {
+bool matches(const ExpectedEvent& e, const Event& event) {
   if (event.policy != e.policy || event.kind != e.kind) return false;
   if (e.knob && event.knob != *e.knob) return false;
   if (e.value) {
@@ -369,7 +369,7 @@ PolicyTestRun run_policy_test(const PolicyTest& test, const PolicySet& set, Effe
   };
   std::vector<std::string_view> policies;
   for (const PolicyPlan& plan : set.compiled.policies) policies.push_back(plan.name);
-  for (const Expectation& e : test.expectations) {
+  for (const ExpectedEvent& e : test.expectations) {
     if (std::find(policies.begin(), policies.end(), e.policy) != policies.end()) continue;
     std::string hint = did_you_mean(e.policy, policies);
     errors.push_back(where(e.policy_line, e.policy_column) + "no policy \"" + e.policy +
@@ -423,8 +423,8 @@ PolicyTestRun run_policy_test(const PolicyTest& test, const PolicySet& set, Effe
     }
   }
 
-  for (const Expectation& e : test.expectations) {
-    ExpectationResult r;
+  for (const ExpectedEvent& e : test.expectations) {
+    ExpectedEventResult r;
     r.expectation = &e;
     if (e.never) {
       r.passed = true;

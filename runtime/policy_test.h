@@ -17,7 +17,7 @@
 namespace setpoint {
 
 // One [[expect]] (an event at a time) or [[never]] (an event at no time) table.
-struct Expectation {
+struct ExpectedEvent {
   bool never = false;
   int64_t at_ms = 0;  // from the start of the run; unused for [[never]]
   std::string policy;
@@ -38,7 +38,7 @@ struct PolicyTest {
   std::optional<int64_t> duration_ms;  // default: the longest series
   std::vector<std::pair<std::string, double>> knobs;
   std::vector<SeriesDesc> series;
-  std::vector<Expectation> expectations;
+  std::vector<ExpectedEvent> expectations;
 };
 
 // Parses a test file. Every error (TOML syntax, unknown keys, wrong types, bad series, values
@@ -52,8 +52,8 @@ std::optional<PolicyTest> parse_policy_test(std::string_view toml, const std::st
 std::vector<std::string> expand_test_paths(const std::vector<std::string>& paths,
                                            std::vector<std::string>& errors);
 
-struct ExpectationResult {
-  const Expectation* expectation = nullptr;
+struct ExpectedEventResult {
+  const ExpectedEvent* expectation = nullptr;
   bool passed = false;
   // When it failed: the policy's events within two intervals of `at` (all of them if none are;
   // for [[never]], the offending ones).
@@ -62,12 +62,12 @@ struct ExpectationResult {
 
 struct PolicyTestRun {
   std::vector<Event> events;  // everything the engine said, in order
-  std::vector<ExpectationResult> results;
+  std::vector<ExpectedEventResult> results;
   size_t failed = 0;
 };
 
 // Does the event meet the expectation, time aside?
-bool matches(const Expectation& e, const Event& event);
+bool matches(const ExpectedEvent& e, const Event& event);
 
 // Runs the test against a loaded, error-free policy set (and an effect model, if any). The
 // series are fed from time 0 at the test's interval and the engine evaluates at 0, interval,

@@ -48,7 +48,7 @@ PolicyTestRun run(const std::string& text, std::vector<std::string>& errors) {
   REQUIRE(set.file_errors.empty());
   REQUIRE(!set.diagnostics.has_errors());
   PolicyTestRun r = run_policy_test(*t, set, nullptr, errors);
-  for (ExpectationResult& x : r.results) x.expectation = nullptr;  // t dies here
+  for (ExpectedEventResult& x : r.results) x.expectation = nullptr;  // t dies here
   return r;
 }
 
@@ -72,7 +72,7 @@ TEST_CASE("a test file's paths resolve against its directory and durations take 
   REQUIRE(t->series.size() == 1);
   CHECK(t->series[0].values.size() == 21);
   REQUIRE(t->expectations.size() == 2);
-  const Expectation& e = t->expectations[0];
+  const ExpectedEvent& e = t->expectations[0];
   CHECK(!e.never);
   CHECK(e.at_ms == 90'000);
   CHECK(e.kind == EventKind::Applied);
