@@ -2,6 +2,8 @@
 
 #include <cstdio>
 
+#include "interpreter/civil_time.h"
+
 namespace setpoint {
 
 const char* event_kind_name(EventKind kind) {
@@ -15,24 +17,10 @@ const char* event_kind_name(EventKind kind) {
 namespace {
 
 std::string utc(int64_t t_ms) {
-  // Civil date from days since the epoch (Howard Hinnant's algorithm).
-  int64_t s = t_ms >= 0 ? t_ms / 1000 : -((-t_ms + 999) / 1000);
-  int64_t days = s >= 0 ? s / 86400 : -((-s + 86399) / 86400);
-  int64_t rem = s - days * 86400;
-  int64_t z = days + 719468;
-  int64_t era = (z >= 0 ? z : z - 146096) / 146097;
-  int64_t doe = z - era * 146097;
-  int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-  int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-  int64_t mp = (5 * doy + 2) / 153;
-  int64_t d = doy - (153 * mp + 2) / 5 + 1;
-  int64_t m = mp < 10 ? mp + 3 : mp - 9;
-  int64_t y = yoe + era * 400 + (m <= 2);
+  CivilTime c = civil_time(t_ms >= 0 ? t_ms / 1000 : -((-t_ms + 999) / 1000));
   char buffer[96];
-  std::snprintf(buffer, sizeof buffer, "%04lld-%02lld-%02lldT%02lld:%02lld:%02lldZ",
-                static_cast<long long>(y), static_cast<long long>(m), static_cast<long long>(d),
-                static_cast<long long>(rem / 3600), static_cast<long long>(rem % 3600 / 60),
-                static_cast<long long>(rem % 60));
+  std::snprintf(buffer, sizeof buffer, "%04lld-%02u-%02uT%02u:%02u:%02uZ",
+                static_cast<long long>(c.year), c.month, c.day, c.hour, c.minute, c.second);
   return buffer;
 }
 

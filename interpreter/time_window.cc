@@ -3,6 +3,7 @@
 #include <vector>
 
 #include "grammar/spelling.h"
+#include "interpreter/civil_time.h"
 
 namespace setpoint {
 namespace {
@@ -161,11 +162,10 @@ bool window_contains(const TimeWindow& w, const LocalTime& local) {
 }
 
 LocalTime utc_local_time(int64_t t_ms) {
-  int64_t s = t_ms >= 0 ? t_ms / 1000 : -((-t_ms + 999) / 1000);
-  int64_t days = s >= 0 ? s / 86400 : -((-s + 86399) / 86400);
+  CivilTime c = civil_time(t_ms >= 0 ? t_ms / 1000 : -((-t_ms + 999) / 1000));
   LocalTime out;
-  out.minute = static_cast<int>((s - days * 86400) / 60);
-  out.weekday = static_cast<int>(((days + 3) % 7 + 7) % 7);  // 1970-01-01 was a Thursday
+  out.minute = static_cast<int>(c.hour * 60 + c.minute);
+  out.weekday = static_cast<int>((c.weekday + 6) % 7);  // Monday first
   return out;
 }
 
