@@ -117,6 +117,7 @@ PolicyRules Engine::read_rules(const PolicyPlan& plan) const {
     }
   }
   for (const Clause& c : mod.items[plan.item].clauses) apply(c);
+  if (options_.dry_run && r.mode == Mode::Auto) r.mode = Mode::DryRun;
   // Expectations in the order written, which is the order of the plan's expectation nodes.
   size_t k = 0;
   for (const Clause& c : mod.items[plan.item].clauses) {
@@ -280,8 +281,9 @@ std::string Engine::skip_reason(size_t p, const Labels& instance, int64_t t_ms) 
   PolicyState& st = state_[p];
   const PolicyRules& r = rules_[p];
   if (!plan.emergency && paused_until_ && t_ms < *paused_until_) {
-    return "paused: automatic actions are paused by an emergency";
+    return "paused: automatic actions are paused by " + pause_reason_;
   }
+  if (st.paused) return "paused by an operator";
   if (st.quarantined) {
     return "quarantined after " + std::to_string(st.consecutive_failures) +
            " consecutive failed validations";
@@ -421,16 +423,20 @@ void Engine::act(size_t p, const Labels& instance, int64_t t_ms, std::vector<Eve
       case ActionKind::Set: {
         std::string name(c.name.text);
         if (r.mode == Mode::Propose) {
-          event(EventKind::Proposed, name, step.current, step.value, "awaiting approval");
+          // One proposal per firing, approved or rejected whole (approve(), reject()).
+          if (proposals_.empty() || proposals_.back().policy != plan.name ||
+              proposals_.back().t_ms != t_ms || proposals_.back().instance != instance) {
+            proposals_.push_back(
+                {next_action_++, plan.name, instance, t_ms, inst.active_since, {}});
+          }
+          proposals_.back().steps.emplace_back(name, step.value);
+          Event* e =
+              event(EventKind::Proposed, name, step.current, step.value, "awaiting approval");
+          e->action = proposals_.back().id;
         } else if (r.mode == Mode::DryRun) {
           event(EventKind::WouldApply, name, step.current, step.value, "dry-run");
         } else {
-          knob_actor_.emplace(name, p);
-          set_knob(name, step.value);
-          AppliedAction a{next_action_++, p, t_ms, name, step.current, step.value, false};
-          Event* e = event(EventKind::Applied, name, step.current, step.value);
-          e->action = a.id;
-          applied_.push_back(std::move(a));
+          apply_step(p, instance, t_ms, name, step.value, {}, out);
         }
         break;
       }
@@ -457,9 +463,35 @@ void Engine::act(size_t p, const Labels& instance, int64_t t_ms, std::vector<Eve
   }
   if (plan.emergency && automatic && r.pause_seconds > 0) {
     paused_until_ = t_ms + seconds_to_ms(r.pause_seconds);
+    pause_reason_ = "emergency " + plan.name;
     event(EventKind::Paused, {}, NAN, NAN,
           "automatic actions paused for " + duration_text(r.pause_seconds));
   }
+}
+
+void Engine::apply_step(size_t p, const Labels& instance, int64_t t_ms, const std::string& knob,
+                        double value, const std::string& reason, std::vector<Event>& out) {
+  knob_actor_.emplace(knob, p);
+  double before = this->knob(knob).value_or(NAN);
+  set_knob(knob, value);
+  AppliedAction a{next_action_++, p, t_ms, knob, before, value, false};
+  Event e = make_event(p, instance, t_ms, EventKind::Applied);
+  e.knob = knob;
+  e.from = before;
+  e.to = value;
+  e.action = a.id;
+  e.reason = reason;
+  out.push_back(std::move(e));
+  applied_.push_back(std::move(a));
+}
+
+Event Engine::make_event(size_t p, const Labels& instance, int64_t t_ms, EventKind kind) const {
+  Event e;
+  e.t_ms = t_ms;
+  e.policy = program_.policies[p].name;
+  e.instance = instance;
+  e.kind = kind;
+  return e;
 }
 
 // Undoes every automatic action applied since `since_ms`, newest first, so each knob ends at

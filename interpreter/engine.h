@@ -4,7 +4,9 @@
 // daemon with the real one, so a replay predicts exactly what the daemon does.
 #pragma once
 
+#include <cstdint>
 #include <deque>
+#include <limits>
 #include <map>
 #include <optional>
 #include <vector>
@@ -27,6 +29,7 @@ struct EngineOptions {
   double alpha = 0.05;
   size_t min_samples = 8;
   LocalTimeFn local_time;  // unset: only UTC windows can be evaluated
+  bool dry_run = false;    // every auto policy runs as dry-run (the daemon's --dry-run)
 };
 
 // The decisions the core reads from each policy's clauses (and its file's defaults) once.
@@ -54,6 +57,65 @@ struct PolicyRules {
   double lookback_seconds = 0;
 };
 
+// What survives a restart or a reload (runtime/engine_state_json.cc stores it): holds,
+// cooldowns, rate-limit counts, quarantines, pauses, applied actions, validations in progress
+// with their baselines, and proposals. Policies are named, not numbered, so a reload carries
+// the state of every policy that is still there.
+struct EngineState {
+  struct InstanceState {
+    Labels labels;
+    int64_t active_since = 0;
+    bool firing = false;
+    bool acted = false;
+  };
+  struct PolicyState {
+    std::string name;
+    std::vector<InstanceState> instances;
+    std::optional<int64_t> last_action_ms;
+    std::vector<int64_t> action_times;
+    int consecutive_failures = 0;
+    bool quarantined = false;
+    bool paused = false;  // by an operator
+  };
+  struct Action {
+    uint64_t id = 0;
+    std::string policy;
+    Labels instance;
+    int64_t t_ms = 0;
+    std::string knob;
+    double before = 0;
+    double after = 0;
+    bool undone = false;
+  };
+  struct ValidationState {
+    uint64_t action = 0;
+    std::string policy;
+    Labels instance;
+    int64_t applied_ms = 0, since_ms = 0, settle_ms = 0, end_ms = 0;
+    std::vector<std::string> knobs;
+    std::vector<std::vector<double>> expect_baselines;  // per `expect`, in the order written
+    std::vector<size_t> expect_baseline_series;         // how many series fit the instance
+    std::vector<std::vector<std::pair<Labels, double>>> rollback_baselines;  // per `baseline`
+  };
+  struct Proposal {
+    uint64_t id = 0;
+    std::string policy;
+    Labels instance;
+    int64_t t_ms = 0;
+    int64_t since_ms = 0;
+    std::vector<std::pair<std::string, double>> steps;  // knob -> proposed value
+  };
+  std::vector<PolicyState> policies;
+  std::vector<Action> actions;
+  std::vector<ValidationState> validations;
+  std::vector<Proposal> proposals;
+  std::map<std::string, double> knobs;
+  std::optional<int64_t> paused_until;
+  std::string pause_reason;
+  std::optional<int64_t> last_eval_ms;
+  uint64_t next_action = 1;
+};
+
 class Engine {
  public:
   Engine(const std::vector<Module>& modules, const CheckedProgram& checked, const Program& program,
@@ -69,6 +131,35 @@ class Engine {
 
   const PolicyRules& rules(size_t policy) const { return rules_[policy]; }
 
+  // Actuator results (engine_control.cc). The daemon applies each Applied event and reports
+  // back only when it failed: the knob then keeps its value before the action, the action's
+  // validation is dropped, and the failure is counted.
+  std::vector<Event> action_failed(uint64_t action, int64_t t_ms, const std::string& error);
+  // A rollback that did not happen leaves the knob's value unknown: no policy acts on it until
+  // set_knob() reports what it really is.
+  std::vector<Event> rollback_failed(uint64_t action, int64_t t_ms, const std::string& error);
+  void forget_knob(std::string_view knob);
+
+  // Operator controls (the control API). A refused control returns no events and says why.
+  // `policy` empty means every policy. Paused until `until_ms`, or until resumed.
+  std::vector<Event> pause(std::string_view policy, int64_t t_ms, std::optional<int64_t> until_ms,
+                           std::string* error);
+  std::vector<Event> resume(std::string_view policy, int64_t t_ms, std::string* error);
+  std::vector<Event> release(std::string_view policy, int64_t t_ms, std::string* error);
+  std::vector<Event> approve(uint64_t proposal, int64_t t_ms, std::string* error);
+  std::vector<Event> reject(uint64_t proposal, int64_t t_ms, std::string* error);
+  std::vector<Event> rollback(uint64_t action, int64_t t_ms, std::string* error);
+  // Rolls back every action since `since_ms`, newest first, and pauses automatic actions.
+  std::vector<Event> emergency_stop(int64_t since_ms, int64_t t_ms);
+
+  // engine_state.cc. restore() after construction, before the first evaluate(); state of
+  // policies no longer in the program is dropped. A pending hold resumes with the time it had
+  // held before `down_ms` (the last evaluation stored): the outage neither counts toward the
+  // `for` nor resets it, so a restart neither fires at once nor starts the hold over.
+  EngineState state() const;
+  void restore(const EngineState& state, int64_t now_ms);
+  size_t policy_index(std::string_view name) const;  // SIZE_MAX when unknown
+
  private:
   struct Instance {
     int64_t active_since = 0;
@@ -82,6 +173,7 @@ class Engine {
     std::deque<int64_t> action_times;  // within the limit's period
     int consecutive_failures = 0;
     bool quarantined = false;
+    bool paused = false;  // by an operator
   };
   struct AppliedAction {
     uint64_t id = 0;
@@ -102,9 +194,14 @@ class Engine {
     int64_t settle_ms = 0;  // observation starts after this
     int64_t end_ms = 0;
     std::vector<std::string> knobs;  // held until the verdict
+    // Each `expect`'s values before the action, taken when it was applied, and how many series
+    // fitted the instance (only exactly one can be measured).
+    std::vector<std::vector<double>> expect_baselines;
+    std::vector<size_t> expect_baseline_series;
     // What each `baseline` of the policy's rollback conditions stands for.
     std::map<NodeId, std::vector<std::pair<Labels, double>>> baselines;
   };
+  using Proposal = EngineState::Proposal;
   // A tracked expression's recent values, per label set, for baselines and observations.
   struct History {
     int64_t keep_ms = 0;
@@ -132,6 +229,11 @@ class Engine {
                              size_t* series_found, const Validation* baseline_of = nullptr) const;
   std::vector<double> baseline_window(const std::deque<Sample>& values, const Validation& v) const;
   std::string validation_conflict(size_t p) const;
+  // The `baseline` nodes of a policy's rollback conditions, in a fixed order (engine_state.cc).
+  std::vector<NodeId> baseline_nodes(size_t p) const;
+  void apply_step(size_t p, const Labels& instance, int64_t t_ms, const std::string& knob,
+                  double value, const std::string& reason, std::vector<Event>& out);
+  Event make_event(size_t p, const Labels& instance, int64_t t_ms, EventKind kind) const;
   const Labels& labels(LabelSetId id) const { return evaluator_.labels(id); }
 
   const std::vector<Module>& modules_;
@@ -146,6 +248,8 @@ class Engine {
   std::vector<AppliedAction> applied_;
   std::map<std::string, size_t, std::less<>> knob_actor_;  // knob -> policy that set it this tick
   std::optional<int64_t> paused_until_;
+  std::string pause_reason_;
+  std::vector<Proposal> proposals_;
   std::optional<int64_t> last_eval_ms_;
   uint64_t next_action_ = 1;
   std::map<NodeId, History> history_;  // expectations and baseline expressions

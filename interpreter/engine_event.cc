@@ -7,10 +7,11 @@
 namespace setpoint {
 
 const char* event_kind_name(EventKind kind) {
-  static const char* const names[] = {"pending",     "firing",      "resolved",     "skipped",
-                                      "proposed",    "would_apply", "applied",      "run_actuator",
-                                      "notified",    "confirmed",   "inconclusive", "regressed",
-                                      "rolled_back", "quarantined", "paused"};
+  static const char* const names[] = {
+      "pending",       "firing",          "resolved",     "skipped",     "proposed",
+      "would_apply",   "applied",         "run_actuator", "notified",    "confirmed",
+      "inconclusive",  "regressed",       "rolled_back",  "quarantined", "paused",
+      "action_failed", "rollback_failed", "resumed",      "released",    "rejected"};
   return names[static_cast<size_t>(kind)];
 }
 

@@ -26,7 +26,12 @@ enum class EventKind : uint8_t {
   Regressed,
   RolledBack,  // the knob was restored to its value before the action
   Quarantined,
-  Paused,  // an emergency paused automatic actions
+  Paused,          // an emergency (or an operator) paused automatic actions
+  ActionFailed,    // the actuator could not apply a change: the knob keeps its value
+  RollbackFailed,  // the actuator could not restore a knob: its value is unknown until read
+  Resumed,         // automatic actions (of one policy, or all) resumed by an operator
+  Released,        // an operator released a quarantined policy
+  Rejected,        // an operator rejected a proposal
 };
 const char* event_kind_name(EventKind kind);
 

@@ -104,6 +104,13 @@ void Engine::start_validation(size_t p, const Labels& instance, uint64_t action,
   v.settle_ms = t_ms + settle;
   v.end_ms = t_ms + within;
   v.knobs = std::move(knobs);
+  // Each expectation's baseline is taken now, so a validation resumed after a restart (whose
+  // history starts over) still compares against the state that was acted on.
+  for (const PolicyRules::Expect& x : r.expects) {
+    size_t found = 0;
+    v.expect_baselines.push_back(window(x.expr, instance, 0, 0, &found, &v));
+    v.expect_baseline_series.push_back(found);
+  }
   // `baseline` is the median of its expression over the window before the action, per series.
   for (NodeId rollback : r.rollbacks) {
     std::vector<NodeId> stack{rollback};
@@ -222,11 +229,10 @@ void Engine::check_validations(int64_t t_ms, std::vector<Event>& out) {
 
     // The verdict: every expectation must be confirmed; one regression undoes the action.
     bool all_confirmed = true, regressed = false;
-    for (const PolicyRules::Expect& x : r.expects) {
-      size_t found_base = 0, found_obs = 0;
-      int64_t within = seconds_to_ms(r.within_seconds);
-      std::vector<double> base =
-          window(x.expr, v.instance, v.applied_ms - within, v.applied_ms, &found_base, &v);
+    for (size_t k = 0; k < r.expects.size(); ++k) {
+      const PolicyRules::Expect& x = r.expects[k];
+      size_t found_base = v.expect_baseline_series[k], found_obs = 0;
+      const std::vector<double>& base = v.expect_baselines[k];
       std::vector<double> obs = window(x.expr, v.instance, v.settle_ms, v.end_ms, &found_obs);
       Expectation e;
       e.metric = x.name;

@@ -1,0 +1,138 @@
+// The engine core's state as plain data, and back: what the daemon stores so that a restart
+// neither resets a hold nor acts twice, and what a reload carries from the old policy set to
+// the new one, policy by policy, by name.
+#include <algorithm>
+
+#include "interpreter/engine.h"
+
+namespace setpoint {
+
+std::vector<NodeId> Engine::baseline_nodes(size_t p) const {
+  std::vector<NodeId> out;
+  for (NodeId rollback : rules_[p].rollbacks) {
+    std::vector<NodeId> stack{rollback};
+    while (!stack.empty()) {
+      NodeId n = stack.back();
+      stack.pop_back();
+      for (auto [e, end] = boost::in_edges(n, program_.graph); e != end; ++e) {
+        NodeId in = boost::source(*e, program_.graph);
+        if (program_.graph[in].kind == NodeKind::Baseline) {
+          if (std::find(out.begin(), out.end(), in) == out.end()) out.push_back(in);
+        } else if (is_expression(program_.graph[in].kind)) {
+          stack.push_back(in);
+        }
+      }
+    }
+  }
+  return out;
+}
+
+EngineState Engine::state() const {
+  EngineState s;
+  for (size_t p = 0; p < state_.size(); ++p) {
+    const PolicyState& st = state_[p];
+    EngineState::PolicyState ps;
+    ps.name = program_.policies[p].name;
+    for (const auto& [labels, inst] : st.instances) {
+      ps.instances.push_back({labels, inst.active_since, inst.firing, inst.acted});
+    }
+    ps.last_action_ms = st.last_action_ms;
+    ps.action_times.assign(st.action_times.begin(), st.action_times.end());
+    ps.consecutive_failures = st.consecutive_failures;
+    ps.quarantined = st.quarantined;
+    ps.paused = st.paused;
+    s.policies.push_back(std::move(ps));
+  }
+  for (const AppliedAction& a : applied_) {
+    Labels instance;
+    s.actions.push_back({a.id, program_.policies[a.policy].name, instance, a.t_ms, a.knob, a.before,
+                         a.after, a.undone});
+  }
+  for (const Validation& v : validations_) {
+    EngineState::ValidationState vs;
+    vs.action = v.action;
+    vs.policy = program_.policies[v.policy].name;
+    vs.instance = v.instance;
+    vs.applied_ms = v.applied_ms;
+    vs.since_ms = v.since_ms;
+    vs.settle_ms = v.settle_ms;
+    vs.end_ms = v.end_ms;
+    vs.knobs = v.knobs;
+    vs.expect_baselines = v.expect_baselines;
+    vs.expect_baseline_series = v.expect_baseline_series;
+    for (NodeId b : baseline_nodes(v.policy)) {
+      auto found = v.baselines.find(b);
+      vs.rollback_baselines.push_back(
+          found == v.baselines.end() ? std::vector<std::pair<Labels, double>>{} : found->second);
+    }
+    s.validations.push_back(std::move(vs));
+  }
+  s.proposals = proposals_;
+  s.knobs.insert(knobs_.begin(), knobs_.end());
+  s.paused_until = paused_until_;
+  s.pause_reason = pause_reason_;
+  s.last_eval_ms = last_eval_ms_;
+  s.next_action = next_action_;
+  return s;
+}
+
+void Engine::restore(const EngineState& s, int64_t now_ms) {
+  int64_t down_ms = s.last_eval_ms.value_or(now_ms);
+  for (const EngineState::PolicyState& ps : s.policies) {
+    size_t p = policy_index(ps.name);
+    if (p == SIZE_MAX) continue;
+    PolicyState& st = state_[p];
+    st.instances.clear();
+    for (const EngineState::InstanceState& is : ps.instances) {
+      Instance inst;
+      inst.firing = is.firing;
+      inst.acted = is.acted;
+      // The time held before the outage still counts; the outage itself was not observed.
+      int64_t held = std::max<int64_t>(0, down_ms - is.active_since);
+      inst.active_since = is.firing ? is.active_since : now_ms - held;
+      st.instances.emplace(is.labels, std::move(inst));
+    }
+    st.last_action_ms = ps.last_action_ms;
+    st.action_times.assign(ps.action_times.begin(), ps.action_times.end());
+    st.consecutive_failures = ps.consecutive_failures;
+    st.quarantined = ps.quarantined;
+    st.paused = ps.paused;
+  }
+  applied_.clear();
+  for (const EngineState::Action& a : s.actions) {
+    size_t p = policy_index(a.policy);
+    if (p == SIZE_MAX) continue;
+    applied_.push_back({a.id, p, a.t_ms, a.knob, a.before, a.after, a.undone});
+  }
+  validations_.clear();
+  for (const EngineState::ValidationState& vs : s.validations) {
+    size_t p = policy_index(vs.policy);
+    // A validation resumes only if its policy still promises what it promised.
+    if (p == SIZE_MAX || vs.expect_baselines.size() != rules_[p].expects.size()) continue;
+    std::vector<NodeId> nodes = baseline_nodes(p);
+    if (vs.rollback_baselines.size() != nodes.size()) continue;
+    Validation v;
+    v.action = vs.action;
+    v.policy = p;
+    v.instance = vs.instance;
+    v.applied_ms = vs.applied_ms;
+    v.since_ms = vs.since_ms;
+    v.settle_ms = vs.settle_ms;
+    v.end_ms = vs.end_ms;
+    v.knobs = vs.knobs;
+    v.expect_baselines = vs.expect_baselines;
+    v.expect_baseline_series = vs.expect_baseline_series;
+    for (size_t k = 0; k < nodes.size(); ++k) v.baselines[nodes[k]] = vs.rollback_baselines[k];
+    validations_.push_back(std::move(v));
+  }
+  proposals_.clear();
+  for (const EngineState::Proposal& pr : s.proposals) {
+    if (policy_index(pr.policy) != SIZE_MAX) proposals_.push_back(pr);
+  }
+  for (const auto& [knob, value] : s.knobs) knobs_.insert_or_assign(knob, value);
+  paused_until_ = s.paused_until;
+  pause_reason_ = s.pause_reason;
+  next_action_ = std::max(next_action_, s.next_action);
+}
+
+}  // namespace setpoint

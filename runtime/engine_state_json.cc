@@ -1,0 +1,205 @@
+// EngineState <-> JSON with nlohmann::json. Labels are objects, doubles that may be NaN are
+// written as null (JSON has no NaN), and a version field lets a later release migrate.
+#include "runtime/engine_state_json.h"
+
+#include <cmath>
+#include <nlohmann/json.hpp>
+
+namespace setpoint {
+namespace {
+
+using nlohmann::json;
+constexpr int kVersion = 1;
+
+json labels_json(const Labels& labels) {
+  json o = json::object();
+  for (const Label& l : labels) o[l.name] = l.value;
+  return o;
+}
+
+Labels labels_from(const json& o) {
+  Labels out;
+  for (const auto& [k, v] : o.items()) out.push_back({k, v.get<std::string>()});
+  std::sort(out.begin(), out.end(), [](const Label& a, const Label& b) { return a.name < b.name; });
+  return out;
+}
+
+json number(double v) { return std::isnan(v) ? json(nullptr) : json(v); }
+double number_from(const json& v) { return v.is_null() ? NAN : v.get<double>(); }
+
+json optional_time(const std::optional<int64_t>& t) { return t ? json(*t) : json(nullptr); }
+std::optional<int64_t> optional_time_from(const json& v) {
+  if (v.is_null()) return std::nullopt;
+  return v.get<int64_t>();
+}
+
+}  // namespace
+
+std::string engine_state_to_json(const EngineState& s) {
+  json j;
+  j["version"] = kVersion;
+  json policies = json::array();
+  for (const EngineState::PolicyState& p : s.policies) {
+    json instances = json::array();
+    for (const EngineState::InstanceState& i : p.instances) {
+      instances.push_back({{"labels", labels_json(i.labels)},
+                           {"active_since", i.active_since},
+                           {"firing", i.firing},
+                           {"acted", i.acted}});
+    }
+    policies.push_back({{"name", p.name},
+                        {"instances", instances},
+                        {"last_action", optional_time(p.last_action_ms)},
+                        {"action_times", p.action_times},
+                        {"consecutive_failures", p.consecutive_failures},
+                        {"quarantined", p.quarantined},
+                        {"paused", p.paused}});
+  }
+  j["policies"] = policies;
+  json actions = json::array();
+  for (const EngineState::Action& a : s.actions) {
+    actions.push_back({{"id", a.id},
+                       {"policy", a.policy},
+                       {"instance", labels_json(a.instance)},
+                       {"t", a.t_ms},
+                       {"knob", a.knob},
+                       {"before", number(a.before)},
+                       {"after", number(a.after)},
+                       {"undone", a.undone}});
+  }
+  j["actions"] = actions;
+  json validations = json::array();
+  for (const EngineState::ValidationState& v : s.validations) {
+    json baselines = json::array();
+    for (const auto& values : v.expect_baselines) {
+      json one = json::array();
+      for (double x : values) one.push_back(number(x));
+      baselines.push_back(one);
+    }
+    json rollback = json::array();
+    for (const auto& per_series : v.rollback_baselines) {
+      json one = json::array();
+      for (const auto& [l, x] : per_series)
+        one.push_back({{"labels", labels_json(l)}, {"value", number(x)}});
+      rollback.push_back(one);
+    }
+    validations.push_back({{"action", v.action},
+                           {"policy", v.policy},
+                           {"instance", labels_json(v.instance)},
+                           {"applied", v.applied_ms},
+                           {"since", v.since_ms},
+                           {"settle", v.settle_ms},
+                           {"end", v.end_ms},
+                           {"knobs", v.knobs},
+                           {"expect_baselines", baselines},
+                           {"expect_baseline_series", v.expect_baseline_series},
+                           {"rollback_baselines", rollback}});
+  }
+  j["validations"] = validations;
+  json proposals = json::array();
+  for (const EngineState::Proposal& p : s.proposals) {
+    json steps = json::array();
+    for (const auto& [knob, value] : p.steps)
+      steps.push_back({{"knob", knob}, {"value", number(value)}});
+    proposals.push_back({{"id", p.id},
+                         {"policy", p.policy},
+                         {"instance", labels_json(p.instance)},
+                         {"t", p.t_ms},
+                         {"since", p.since_ms},
+                         {"steps", steps}});
+  }
+  j["proposals"] = proposals;
+  json knobs = json::object();
+  for (const auto& [k, v] : s.knobs) knobs[k] = number(v);
+  j["knobs"] = knobs;
+  j["paused_until"] = optional_time(s.paused_until);
+  j["pause_reason"] = s.pause_reason;
+  j["last_eval"] = optional_time(s.last_eval_ms);
+  j["next_action"] = s.next_action;
+  return j.dump();
+}
+
+std::optional<EngineState> engine_state_from_json(const std::string& text, std::string& error) {
+  try {
+    json j = json::parse(text);
+    if (j.value("version", 0) != kVersion) {
+      error = "engine state version " + std::to_string(j.value("version", 0)) + " is not " +
+              std::to_string(kVersion);
+      return std::nullopt;
+    }
+    EngineState s;
+    for (const json& p : j.at("policies")) {
+      EngineState::PolicyState ps;
+      ps.name = p.at("name").get<std::string>();
+      for (const json& i : p.at("instances")) {
+        ps.instances.push_back({labels_from(i.at("labels")), i.at("active_since").get<int64_t>(),
+                                i.at("firing").get<bool>(), i.at("acted").get<bool>()});
+      }
+      ps.last_action_ms = optional_time_from(p.at("last_action"));
+      ps.action_times = p.at("action_times").get<std::vector<int64_t>>();
+      ps.consecutive_failures = p.at("consecutive_failures").get<int>();
+      ps.quarantined = p.at("quarantined").get<bool>();
+      ps.paused = p.at("paused").get<bool>();
+      s.policies.push_back(std::move(ps));
+    }
+    for (const json& a : j.at("actions")) {
+      s.actions.push_back({a.at("id").get<uint64_t>(), a.at("policy").get<std::string>(),
+                           labels_from(a.at("instance")), a.at("t").get<int64_t>(),
+                           a.at("knob").get<std::string>(), number_from(a.at("before")),
+                           number_from(a.at("after")), a.at("undone").get<bool>()});
+    }
+    for (const json& v : j.at("validations")) {
+      EngineState::ValidationState vs;
+      vs.action = v.at("action").get<uint64_t>();
+      vs.policy = v.at("policy").get<std::string>();
+      vs.instance = labels_from(v.at("instance"));
+      vs.applied_ms = v.at("applied").get<int64_t>();
+      vs.since_ms = v.at("since").get<int64_t>();
+      vs.settle_ms = v.at("settle").get<int64_t>();
+      vs.end_ms = v.at("end").get<int64_t>();
+      vs.knobs = v.at("knobs").get<std::vector<std::string>>();
+      for (const json& one : v.at("expect_baselines")) {
+        std::vector<double> values;
+        for (const json& x : one) values.push_back(number_from(x));
+        vs.expect_baselines.push_back(std::move(values));
+      }
+      vs.expect_baseline_series = v.at("expect_baseline_series").get<std::vector<size_t>>();
+      for (const json& one : v.at("rollback_baselines")) {
+        std::vector<std::pair<Labels, double>> values;
+        for (const json& x : one)
+          values.emplace_back(labels_from(x.at("labels")), number_from(x.at("value")));
+        vs.rollback_baselines.push_back(std::move(values));
+      }
+      if (vs.expect_baseline_series.size() != vs.expect_baselines.size()) {
+        error = "a validation's baselines do not match their series counts";
+        return std::nullopt;
+      }
+      s.validations.push_back(std::move(vs));
+    }
+    for (const json& p : j.at("proposals")) {
+      EngineState::Proposal pr;
+      pr.id = p.at("id").get<uint64_t>();
+      pr.policy = p.at("policy").get<std::string>();
+      pr.instance = labels_from(p.at("instance"));
+      pr.t_ms = p.at("t").get<int64_t>();
+      pr.since_ms = p.at("since").get<int64_t>();
+      for (const json& st : p.at("steps"))
+        pr.steps.emplace_back(st.at("knob").get<std::string>(), number_from(st.at("value")));
+      s.proposals.push_back(std::move(pr));
+    }
+    for (const auto& [k, v] : j.at("knobs").items()) {
+      double value = number_from(v);
+      if (!std::isnan(value)) s.knobs[k] = value;
+    }
+    s.paused_until = optional_time_from(j.at("paused_until"));
+    s.pause_reason = j.at("pause_reason").get<std::string>();
+    s.last_eval_ms = optional_time_from(j.at("last_eval"));
+    s.next_action = j.at("next_action").get<uint64_t>();
+    return s;
+  } catch (const std::exception& e) {
+    error = std::string("engine state: ") + e.what();
+    return std::nullopt;
+  }
+}
+
+}  // namespace setpoint
