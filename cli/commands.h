@@ -9,6 +9,7 @@ namespace setpoint {
 
 struct CheckCommand {
   std::vector<std::string> paths;
+  std::string config;  // a daemon config (setpoint.toml): checked with the policies it names
   std::string format = "text";  // text | json
 };
 int run_check(const CheckCommand& cmd);
@@ -50,6 +51,7 @@ struct SimulateCommand {
   std::vector<std::string> knobs;  // NAME=VALUE: knob values at the start
   std::string effects;             // an effect model (TOML), or empty
   std::string format = "text";     // text | json
+  std::string report;              // write a self-contained HTML report here, or empty
 };
 int run_simulate(const SimulateCommand& cmd);
 
@@ -65,5 +67,26 @@ int load_error_free(const std::vector<std::string>& paths, PolicySet& set);
 
 // Diagnostics are printed with colour when going to a terminal (and NO_COLOR is unset).
 bool use_color(int fd);
+
+struct AuditCommand {
+  std::string state_file;  // the daemon's SQLite store
+};
+// `setpoint audit verify`: walks the audit log's hash chain; exit 1 on the first broken link.
+int run_audit_verify(const AuditCommand& cmd);
+
+struct RunCommand {
+  std::string config;
+  bool dry_run = false;  // never touch an actuator; log what would have been done
+};
+int run_daemon(const RunCommand& cmd);
+
+struct CtlCommand {
+  std::string config;   // where the daemon listens and its token file, from setpoint.toml
+  std::string address;  // or: host:port / unix:/path
+  std::string token_file;
+  std::vector<std::string> words;  // status | policies | history | events | pause [POLICY] | ...
+  std::string format = "text";
+};
+int run_ctl(const CtlCommand& cmd);
 
 }  // namespace setpoint

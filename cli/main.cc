@@ -14,9 +14,10 @@ int main(int argc, char** argv) {
   check_cmd->add_option("--format", check.format, "Output format")
       ->check(CLI::IsMember({"text", "json"}))
       ->default_str("text");
-  check_cmd
-      ->add_option("paths", check.paths, "Policy files, or directories searched for *.setpoint")
-      ->required();
+  check_cmd->add_option("--config", check.config,
+                        "A daemon config (setpoint.toml): check it with the policies it names");
+  check_cmd->add_option("paths", check.paths,
+                        "Policy files, or directories searched for *.setpoint");
 
   setpoint::FmtCommand fmt;
   auto* fmt_cmd = app.add_subcommand("fmt", "Rewrite policy files in the canonical layout");
@@ -71,11 +72,42 @@ int main(int argc, char** argv) {
   simulate_cmd->add_option("--format", simulate.format, "Output format")
       ->check(CLI::IsMember({"text", "json"}))
       ->default_str("text");
+  simulate_cmd->add_option("--report", simulate.report,
+                           "Write a self-contained HTML report with a chart per metric");
 
   setpoint::TestCommand test;
   auto* test_cmd =
       app.add_subcommand("test", "Run policy unit tests: input series and expected events");
   test_cmd->add_option("paths", test.paths, "Test files, or directories searched for *test*.toml")
+      ->required();
+
+  setpoint::AuditCommand audit;
+  auto* audit_cmd = app.add_subcommand("audit", "Inspect the daemon's audit log");
+  audit_cmd->require_subcommand(1);
+  auto* audit_verify_cmd =
+      audit_cmd->add_subcommand("verify", "Check the audit log's hash chain for tampering");
+  audit_verify_cmd->add_option("--state", audit.state_file, "The daemon's state file")
+      ->required();
+
+  setpoint::RunCommand run;
+  auto* run_cmd = app.add_subcommand("run", "Run the daemon: watch live metrics and act");
+  run_cmd->add_option("--config", run.config, "The daemon config (setpoint.toml)")->required();
+  run_cmd->add_flag("--dry-run", run.dry_run,
+                    "Never touch an actuator; log what would have been done");
+
+  setpoint::CtlCommand ctl;
+  auto* ctl_cmd = app.add_subcommand("ctl", "Talk to a running daemon's control API");
+  ctl_cmd->add_option("--config", ctl.config, "The daemon config: its listener and token file");
+  ctl_cmd->add_option("--address", ctl.address, "host:port or unix:/path (instead of --config)");
+  ctl_cmd->add_option("--token-file", ctl.token_file, "The bearer token (instead of --config)");
+  ctl_cmd->add_option("--format", ctl.format, "Output format")
+      ->check(CLI::IsMember({"text", "json"}))
+      ->default_str("text");
+  ctl_cmd
+      ->add_option("command", ctl.words,
+                   "status | policies | history | events | metrics | pause [POLICY] | "
+                   "resume [POLICY] | approve ID | reject ID | rollback ID | "
+                   "emergency-stop [SINCE] | release POLICY")
       ->required();
 
   try {
@@ -97,5 +129,8 @@ int main(int argc, char** argv) {
   if (app.got_subcommand(eval_cmd)) return setpoint::run_eval(eval);
   if (app.got_subcommand(simulate_cmd)) return setpoint::run_simulate(simulate);
   if (app.got_subcommand(test_cmd)) return setpoint::run_test(test);
+  if (app.got_subcommand(audit_cmd)) return setpoint::run_audit_verify(audit);
+  if (app.got_subcommand(run_cmd)) return setpoint::run_daemon(run);
+  if (app.got_subcommand(ctl_cmd)) return setpoint::run_ctl(ctl);
   return 2;
 }

@@ -41,6 +41,15 @@ inline constexpr size_t kMaxKeptErrors = 20;
 ReadReport read_metrics(std::string_view text, MetricsFormat format, std::string_view file_name,
                         SampleSink& sink);
 
+// For live input (a scrape, a push): Prometheus text and OpenMetrics lines without a timestamp
+// take default_t_ms (the time of the scrape) while a line with one keeps its own. Unset, as for
+// recordings, every line needs a timestamp. Other formats always carry theirs.
+struct ReadOptions {
+  std::optional<int64_t> default_t_ms;
+};
+ReadReport read_metrics(std::string_view text, MetricsFormat format, std::string_view file_name,
+                        SampleSink& sink, const ReadOptions& options);
+
 // A recording is read whole into memory, so its size is bounded.
 inline constexpr size_t kMaxMetricsFileBytes = size_t{1} << 30;
 
@@ -159,7 +168,8 @@ class RawSeriesCache {
 };
 
 // The format readers, one per source file.
-void read_prometheus_text(std::string_view text, bool openmetrics, ReaderContext& context);
+void read_prometheus_text(std::string_view text, bool openmetrics, ReaderContext& context,
+                          const ReadOptions& options = {});
 void read_csv(std::string_view text, ReaderContext& context);
 void read_json_lines(std::string_view text, ReaderContext& context);
 void read_query_response(std::string_view text, ReaderContext& context);

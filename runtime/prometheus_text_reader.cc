@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <bit>
 #include <cstring>
+#include <exception>
 
 #include "grammar/source_file.h"
 #include "runtime/metrics_reader.h"
@@ -162,8 +163,8 @@ const char* scan_braces(const char* p, const char* e) {
 
 class PrometheusTextReader {
  public:
-  PrometheusTextReader(bool openmetrics, ReaderContext& context)
-      : om_(openmetrics), context_(context) {}
+  PrometheusTextReader(bool openmetrics, ReaderContext& context, const ReadOptions& options)
+      : om_(openmetrics), context_(context), default_t_ms_(options.default_t_ms) {}
   // Also when an exception (memory) ends the read, so that its error names the line reached.
   ~PrometheusTextReader() { context_.report().lines = line_no_; }
   void read(std::string_view text);
@@ -180,6 +181,7 @@ class PrometheusTextReader {
 
   bool om_;
   ReaderContext& context_;
+  std::optional<int64_t> default_t_ms_;  // for lines without a timestamp
   RawSeriesCache cache_;
   size_t line_no_ = 0;
   bool eof_ = false;
@@ -235,6 +237,11 @@ const char* PrometheusTextReader::fast_line(const char* p, const char* end) {
     if (r.ec != std::errc()) return nullptr;
     after = r.ptr;
   }
+  if (default_t_ms_ && (after == end || *after == '\n')) {  // a scraped line: no timestamp
+    cache_.accept_prediction();
+    context_.sample(guess->id, *default_t_ms_, value);
+    return after == end ? end : after + 1;
+  }
   if (after == end || !is_blank(*after)) return nullptr;
   q = skip_blanks(after, end);
   int64_t ms;
@@ -287,6 +294,7 @@ void PrometheusTextReader::line(const char* b, const char* e) {
   }
   p = skip_blanks(r.ptr, e);
   if (p == e || (om_ && *p == '#')) {
+    if (default_t_ms_) return context_.sample(id, *default_t_ms_, value);
     return fail(om_ ? "sample has no timestamp: a recording needs one (seconds since the epoch)"
                     : "sample has no timestamp: a recording needs one (milliseconds since the "
                       "epoch)");
@@ -472,8 +480,34 @@ bool PrometheusTextReader::quoted_string(const char*& p, const char* e, std::str
 
 }  // namespace
 
-void read_prometheus_text(std::string_view text, bool openmetrics, ReaderContext& context) {
-  PrometheusTextReader(openmetrics, context).read(text);
+void read_prometheus_text(std::string_view text, bool openmetrics, ReaderContext& context,
+                          const ReadOptions& options) {
+  PrometheusTextReader(openmetrics, context, options).read(text);
 }
 
 }  // namespace setpoint::metrics_detail
+
+namespace setpoint {
+
+// Here rather than beside the plain read_metrics: the options only concern this format.
+ReadReport read_metrics(std::string_view text, MetricsFormat format, std::string_view file_name,
+                        SampleSink& sink, const ReadOptions& options) {
+  bool openmetrics = format == MetricsFormat::OpenMetrics;
+  if (!options.default_t_ms || (!openmetrics && format != MetricsFormat::PrometheusText)) {
+    return read_metrics(text, format, file_name, sink);
+  }
+  ReadReport report;
+  metrics_detail::ReaderContext context(file_name, sink, report);
+  if (text.starts_with("\xEF\xBB\xBF")) text.remove_prefix(3);
+  try {
+    metrics_detail::read_prometheus_text(text, openmetrics, context, options);
+  } catch (const std::exception& e) {
+    // Only memory exhaustion (or a throwing sink) gets here; what was read so far stays read.
+    context.error(std::max<size_t>(report.lines, 1), std::string("reading stopped: ") + e.what());
+  } catch (...) {
+    context.error(std::max<size_t>(report.lines, 1), "reading stopped: unknown exception");
+  }
+  return report;
+}
+
+}  // namespace setpoint

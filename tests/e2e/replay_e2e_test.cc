@@ -203,3 +203,65 @@ TEST_CASE("the shipped replay example confirms one change and rolls back the oth
         "cache_hot_endpoints                 1        1         0          1             0  "
         "        0            0\n");
 }
+
+TEST_CASE("simulate --report writes a chart per expression and leaves stdout as it was", "[e2e]") {
+  std::string dir = source_path("examples/replay/");
+  TempDir out;
+  std::vector<std::string> args = {"simulate", "--policies", dir + "policies.setpoint", "--metrics",
+                                   dir + "recording.prom"};
+  args.insert(args.end(), {"--effects", dir + "effects.toml", "--knob", "cache_ttl=60s", "--knob",
+                           "workers=8"});
+  ProcessResult plain = run_setpoint(args);
+  std::vector<std::string> with_report = args;
+  with_report.insert(with_report.end(), {"--report", out.file("r.html")});
+  ProcessResult r = run_setpoint(with_report);
+  CHECK(r.exit_code == 0);
+  CHECK(r.out == plain.out);
+  CHECK(r.err == "report written to " + out.file("r.html") + "\n");
+  std::string page = read_text(out.file("r.html"));
+  // Three expressions: api_p95_latency_seconds (cache_hot_endpoints' trigger and expect),
+  // api_error_ratio (its `when`, and both policies' `rollback when` from the defaults) and
+  // api_cpu_ratio (add_workers' trigger and expect). The baselines are not charted.
+  size_t svgs = 0;
+  for (size_t at = page.find("<svg"); at != std::string::npos; at = page.find("<svg", at + 1))
+    ++svgs;
+  CHECK(svgs == 3);
+  CHECK(page.find("<h2>api_p95_latency_seconds</h2>") != std::string::npos);
+  CHECK(page.find("<h2>api_error_ratio</h2>") != std::string::npos);
+  CHECK(page.find("<h2>api_cpu_ratio</h2>") != std::string::npos);
+  CHECK(page.find("add_workers rollback when &gt; baseline + 5%") != std::string::npos);
+  CHECK(page.find("cache_hot_endpoints trigger &gt; 500ms</li>") != std::string::npos);
+  // add_workers' rollback at 10:22 is marked on its two charts (cpu, and the error ratio).
+  size_t rollbacks = 0;
+  for (size_t at = page.find("<g class=\"marker rolled_back\">"); at != std::string::npos;
+       at = page.find("<g class=\"marker rolled_back\">", at + 1))
+    ++rollbacks;
+  CHECK(rollbacks == 2);
+  CHECK(page.find("<td>add_workers</td><td>1</td><td>1</td><td>0</td><td>0</td><td>0</td><td>1"
+                  "</td><td>1</td>") != std::string::npos);
+  CHECK(page.find("<script") == std::string::npos);
+
+  // JSON lines on stdout are unchanged too, and a second run writes the same bytes.
+  args.insert(args.end(), {"--format", "json"});
+  ProcessResult json = run_setpoint(args);
+  args.insert(args.end(), {"--report", out.file("r.html")});
+  ProcessResult json_report = run_setpoint(args);
+  CHECK(json_report.exit_code == 0);
+  CHECK(json_report.out == json.out);
+  CHECK(read_text(out.file("r.html")) == page);
+}
+
+TEST_CASE("simulate --report into a directory that does not exist exits 2 and says why", "[e2e]") {
+  std::string dir = source_path("examples/replay/");
+  TempDir out;
+  ProcessResult r = run_setpoint({"simulate", "--policies", dir + "policies.setpoint", "--metrics",
+                                  dir + "recording.prom", "--report", out.file("no/r.html")});
+  CHECK(r.exit_code == 2);
+  CHECK(r.err == "setpoint: " + out.file("no/r.html") + ": cannot write in " + out.file("no") +
+                     ": No such file or directory\n");
+  CHECK(r.out.empty());
+  r = run_setpoint({"simulate", "--policies", dir + "policies.setpoint", "--metrics",
+                    dir + "recording.prom", "--report", out.path()});
+  CHECK(r.exit_code == 2);
+  CHECK(r.err == "setpoint: " + out.path() + ": is a directory\n");
+}

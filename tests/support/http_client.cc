@@ -1,4 +1,4 @@
-// A small blocking HTTP GET client over libcurl, for tests that talk to a server they started on
+// A small blocking HTTP client over libcurl, for tests that talk to a server they started on
 // 127.0.0.1. One object keeps one connection alive across requests.
 #include "support/http_client.h"
 
@@ -29,12 +29,30 @@ HttpClient::~HttpClient() {
   curl_global_cleanup();
 }
 
-HttpResponse HttpClient::get(const std::string& url) {
+HttpResponse HttpClient::get(const std::string& url) { return perform(url, nullptr, {}); }
+
+HttpResponse HttpClient::post(const std::string& url, const std::string& body,
+                              const std::string& bearer) {
+  return perform(url, &body, bearer);
+}
+
+HttpResponse HttpClient::perform(const std::string& url, const std::string* body,
+                                 const std::string& bearer) {
   CURL* curl = static_cast<CURL*>(curl_);
   HttpResponse response;
   char error[CURL_ERROR_SIZE] = {};
   curl_easy_setopt(curl, CURLOPT_URL, url.c_str());
-  curl_easy_setopt(curl, CURLOPT_HTTPGET, 1L);
+  if (body) {
+    curl_easy_setopt(curl, CURLOPT_POST, 1L);
+    curl_easy_setopt(curl, CURLOPT_POSTFIELDS, body->data());
+    curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE, static_cast<long>(body->size()));
+  } else {
+    curl_easy_setopt(curl, CURLOPT_HTTPGET, 1L);
+  }
+  curl_slist* headers = nullptr;
+  std::string auth = "Authorization: Bearer " + bearer;
+  if (!bearer.empty()) headers = curl_slist_append(headers, auth.c_str());
+  curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers);
   // A proxy from the environment (http_proxy) must never see loopback test traffic.
   curl_easy_setopt(curl, CURLOPT_PROXY, "");
   curl_easy_setopt(curl, CURLOPT_NOPROXY, "*");
@@ -46,6 +64,8 @@ HttpResponse HttpClient::get(const std::string& url) {
   curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, error);
   CURLcode rc = curl_easy_perform(curl);
   curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, nullptr);
+  curl_easy_setopt(curl, CURLOPT_HTTPHEADER, nullptr);
+  curl_slist_free_all(headers);
   if (rc != CURLE_OK) {
     response.error = error[0] ? error : curl_easy_strerror(rc);
     response.body.clear();

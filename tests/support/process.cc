@@ -1,7 +1,9 @@
 #include "support/process.h"
 
+#include <fcntl.h>
 #include <poll.h>
 #include <spawn.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -76,6 +78,34 @@ ProcessResult run_process(const std::vector<std::string>& argv, const std::strin
 ProcessResult run_setpoint(std::vector<std::string> args, const std::string& input) {
   args.insert(args.begin(), SETPOINT_BINARY);
   return run_process(args, input);
+}
+
+// fork + exec rather than posix_spawn: the child must ask for PR_SET_PDEATHSIG before exec, so
+// that a test binary killed by a timeout never leaves a server behind.
+pid_t spawn_background(const std::vector<std::string>& argv, const std::string& log_path) {
+  int log_fd = open(log_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  int null_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+  if (log_fd < 0 || null_fd < 0) throw std::runtime_error("cannot open " + log_path);
+  std::vector<char*> args;
+  for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+  args.push_back(nullptr);
+  pid_t parent = getpid();
+  pid_t pid = fork();
+  if (pid == 0) {
+    // Only async-signal-safe calls between fork and exec.
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (getppid() != parent) _exit(127);  // the parent died before prctl took effect
+    setpgid(0, 0);  // its own process group, so a test can kill it with all its children
+    dup2(null_fd, 0);
+    dup2(log_fd, 1);
+    dup2(log_fd, 2);
+    execv(args[0], args.data());
+    _exit(127);
+  }
+  close(log_fd);
+  close(null_fd);
+  if (pid < 0) throw std::runtime_error("fork failed");
+  return pid;
 }
 
 }  // namespace setpoint::test

@@ -47,33 +47,6 @@ std::string tail(const std::string& text, size_t lines) {
   return text.substr(pos + 1);
 }
 
-// fork + exec rather than posix_spawn: the child must ask for PR_SET_PDEATHSIG before exec, so
-// that a test binary killed by a timeout never leaves a server behind.
-pid_t spawn_with_log(const std::vector<std::string>& argv, const std::string& log_path) {
-  int log_fd = open(log_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  int null_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
-  if (log_fd < 0 || null_fd < 0) throw std::runtime_error("cannot open " + log_path);
-  std::vector<char*> args;
-  for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
-  args.push_back(nullptr);
-  pid_t parent = getpid();
-  pid_t pid = fork();
-  if (pid == 0) {
-    // Only async-signal-safe calls between fork and exec.
-    prctl(PR_SET_PDEATHSIG, SIGKILL);
-    if (getppid() != parent) _exit(127);  // the parent died before prctl took effect
-    dup2(null_fd, 0);
-    dup2(log_fd, 1);
-    dup2(log_fd, 2);
-    execv(args[0], args.data());
-    _exit(127);
-  }
-  close(log_fd);
-  close(null_fd);
-  if (pid < 0) throw std::runtime_error("fork failed");
-  return pid;
-}
-
 }  // namespace
 
 std::string find_program(const std::string& name) {
@@ -131,10 +104,10 @@ PrometheusServer::~PrometheusServer() { stop(); }
 
 bool PrometheusServer::start(const std::string& data_dir, std::chrono::seconds ready_timeout) {
   port_ = free_local_port();
-  pid_ = spawn_with_log({required_program("prometheus"), "--config.file=" + config_path_,
-                         "--storage.tsdb.path=" + data_dir, "--storage.tsdb.retention.time=100y",
-                         "--web.listen-address=127.0.0.1:" + std::to_string(port_)},
-                        log_path_);
+  pid_ = spawn_background({required_program("prometheus"), "--config.file=" + config_path_,
+                           "--storage.tsdb.path=" + data_dir, "--storage.tsdb.retention.time=100y",
+                           "--web.listen-address=127.0.0.1:" + std::to_string(port_)},
+                          log_path_);
   HttpClient http(std::chrono::seconds(2));
   auto deadline = Clock::now() + ready_timeout;
   while (Clock::now() < deadline) {

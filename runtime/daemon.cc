@@ -1,0 +1,600 @@
+// The daemon's life: start (store, policies, restore, reconcile, sources, actuators, listener),
+// the evaluation after every scrape and on a timer, carrying out the engine's events through
+// the actuators, reloads that keep the running set on any error, and an orderly shutdown.
+#include "runtime/daemon.h"
+
+#include <openssl/evp.h>
+#include <spdlog/spdlog.h>
+#include <sys/stat.h>
+
+#include <chrono>
+#include <cmath>
+#include <fstream>
+#include <random>
+#include <sstream>
+
+#include "runtime/curl_multi.h"
+#include "runtime/engine_state_json.h"
+#include "runtime/event_json.h"
+#include "runtime/exec_actuator.h"
+#include "runtime/file_actuator.h"
+#include "runtime/http_actuator.h"
+#include "runtime/http_server.h"
+#include "runtime/local_time.h"
+#include "runtime/query_source.h"
+#include "runtime/retrying_actuator.h"
+#include "runtime/scrape_source.h"
+#include "runtime/state_store.h"
+
+namespace setpoint {
+namespace {
+
+int64_t ms(double seconds) { return static_cast<int64_t>(std::llround(seconds * 1000)); }
+
+std::string sha256_hex(const std::string& data) {
+  unsigned char digest[EVP_MAX_MD_SIZE];
+  unsigned int size = 0;
+  EVP_Digest(data.data(), data.size(), digest, &size, EVP_sha256(), nullptr);
+  static const char* hex = "0123456789abcdef";
+  std::string out;
+  for (unsigned int i = 0; i < size; ++i) {
+    out += hex[digest[i] >> 4];
+    out += hex[digest[i] & 15];
+  }
+  return out;
+}
+
+// The bearer token: read from the configured file, which only its owner may read; without
+// one, a fresh token is written beside the state file (mode 0600) and its path logged.
+bool load_token(const DaemonConfig& config, std::string& token, std::string& error) {
+  std::string path = config.control.token_file;
+  if (path.empty()) {
+    path = config.state_file + ".token";
+    struct stat st {};
+    if (stat(path.c_str(), &st) != 0) {
+      std::random_device random;
+      std::string fresh;
+      static const char* alphabet = "0123456789abcdefghijklmnopqrstuvwxyz";
+      for (int i = 0; i < 40; ++i) fresh += alphabet[random() % 36];
+      FILE* f = fopen(path.c_str(), "wx");
+      if (!f) {
+        error = path + ": cannot create the control token: " + std::strerror(errno);
+        return false;
+      }
+      chmod(path.c_str(), 0600);
+      fputs(fresh.c_str(), f);
+      fputc('\n', f);
+      fclose(f);
+      spdlog::info("control token written to {}", path);
+    }
+  }
+  struct stat st {};
+  if (stat(path.c_str(), &st) != 0) {
+    error = path + ": cannot read the control token: " + std::strerror(errno);
+    return false;
+  }
+  if (st.st_mode & 077) {
+    error = path + ": the control token must be readable by its owner only (chmod 600)";
+    return false;
+  }
+  std::ifstream in(path);
+  std::getline(in, token);
+  while (!token.empty() && std::isspace(static_cast<unsigned char>(token.back()))) token.pop_back();
+  if (token.empty()) {
+    error = path + ": the control token file is empty";
+    return false;
+  }
+  return true;
+}
+
+std::string files_digest(const PolicySet& set) {
+  std::string all;
+  for (const Module& m : set.modules) {
+    all += m.file->path();
+    all += '\0';
+    all += m.file->text();
+    all += '\0';
+  }
+  return sha256_hex(all);
+}
+
+}  // namespace
+
+Daemon::Daemon(DaemonConfig config, bool dry_run) : config_(std::move(config)), dry_run_(dry_run) {
+  uv_loop_init(&loop_);
+  loop_.data = this;
+  push_health_.name = "push";
+  push_health_.kind = "push";
+}
+
+Daemon::~Daemon() {
+  sources_.clear();
+  actuators_.clear();
+  server_.reset();
+  curl_.reset();
+  uv_run(&loop_, UV_RUN_NOWAIT);
+  uv_loop_close(&loop_);
+}
+
+int64_t Daemon::now_ms() const {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+std::unique_ptr<Daemon::Loaded> Daemon::load(std::vector<std::string>& diagnostics) {
+  auto loaded = std::make_unique<Loaded>();
+  loaded->set = load_policy_set(config_.policies);
+  for (const FileError& e : loaded->set.file_errors)
+    diagnostics.push_back(e.path + ": " + e.message);
+  for (const Diagnostic& d : loaded->set.diagnostics.list()) {
+    if (d.severity != Severity::Error) continue;
+    diagnostics.push_back(render_text(d));
+  }
+  if (!diagnostics.empty() || !loaded->set.is_compiled) {
+    if (diagnostics.empty()) diagnostics.push_back("the policies did not compile");
+    return nullptr;
+  }
+  loaded->hash = files_digest(loaded->set);
+  EngineOptions options;
+  options.local_time = system_local_time;
+  options.dry_run = dry_run_;
+  loaded->engine = std::make_unique<Engine>(loaded->set.modules, loaded->set.program,
+                                            loaded->set.compiled, *store_, options);
+  return loaded;
+}
+
+bool Daemon::start(std::string& error) {
+  started_ms_ = now_ms();
+  StoreLimits limits;
+  limits.max_series = config_.max_series;
+  limits.retention_ms = ms(config_.retention_seconds);
+  store_ = std::make_unique<WindowStore>(limits);
+
+  state_ = StateStore::open(config_.state_file, error);
+  if (!state_) return false;
+
+  std::vector<std::string> diagnostics;
+  loaded_ = load(diagnostics);
+  if (!loaded_) {
+    error = "the policies have errors:";
+    for (const std::string& d : diagnostics) error += "\n" + d;
+    return false;
+  }
+  if (!load_token(config_, token_, error)) return false;
+
+  // What the last run left: its state, then the knobs as they were last set.
+  if (std::optional<std::string> json = state_->engine_state()) {
+    std::string why;
+    if (std::optional<EngineState> saved = engine_state_from_json(*json, why)) {
+      loaded_->engine->restore(*saved, now_ms());
+      spdlog::info("restored the engine state of the last run");
+    } else {
+      spdlog::warn("the stored engine state cannot be used ({}); starting afresh", why);
+    }
+  }
+  for (const auto& [knob, value] : state_->knobs()) loaded_->engine->set_knob(knob, value);
+  if (std::optional<std::string> last = state_->current_policy_set();
+      !last || *last != loaded_->hash) {
+    std::string files = "[]";
+    state_->put_policy_set(loaded_->hash, files, now_ms());
+  }
+  state_->append_audit(now_ms(), "start",
+                       nlohmann::json{{"policy_set", loaded_->hash}, {"dry_run", dry_run_}}.dump());
+
+  curl_ = std::make_unique<CurlMulti>(&loop_);
+  for (const ActuatorConfig& a : config_.actuators) {
+    std::unique_ptr<Actuator> inner;
+    switch (a.kind) {
+      case ActuatorConfig::Kind::Exec:
+        inner = std::make_unique<ExecActuator>(&loop_, a);
+        break;
+      case ActuatorConfig::Kind::File:
+        inner = std::make_unique<FileActuator>(&loop_, a);
+        break;
+      case ActuatorConfig::Kind::Http:
+        inner = std::make_unique<HttpActuator>(*curl_, a);
+        break;
+    }
+    actuators_[a.knob] = std::make_unique<RetryingActuator>(&loop_, std::move(inner), a.retry);
+  }
+  reconcile();
+  read_knobs();
+
+  HttpServerOptions http;
+  http.listen = config_.control.listen;
+  http.max_body_bytes = std::max(config_.control.max_body_bytes, config_.push.max_body_bytes);
+  server_ =
+      std::make_unique<HttpServer>(&loop_, http, [this](const HttpRequest& r) { return route(r); });
+  if (!server_->start(error)) return false;
+  spdlog::info("control API on {}", server_->address());
+
+  auto scraped = [this](int64_t) { evaluate(); };
+  auto clock = [this] { return now_ms(); };
+  for (const ScrapeSourceConfig& s : config_.scrapes) {
+    sources_.push_back(std::make_unique<ScrapeSource>(&loop_, *curl_, s, *store_, clock, scraped));
+  }
+  if (!config_.queries.empty()) {
+    std::vector<std::string> selectors;
+    const Program& program = loaded_->set.compiled;
+    for (auto [v, end] = boost::vertices(program.graph); v != end; ++v) {
+      const GraphNode& g = program.graph[*v];
+      if (g.kind != NodeKind::Selector) continue;
+      std::string text(loaded_->set.modules[g.module].file->slice(g.span));
+      if (std::find(selectors.begin(), selectors.end(), text) == selectors.end())
+        selectors.push_back(text);
+    }
+    for (const QuerySourceConfig& q : config_.queries) {
+      sources_.push_back(
+          std::make_unique<QuerySource>(&loop_, *curl_, q, *store_, clock, scraped, selectors));
+    }
+  }
+  for (auto& s : sources_) s->start();
+
+  uv_timer_init(&loop_, &eval_timer_);
+  eval_timer_.data = this;
+  uint64_t every = static_cast<uint64_t>(ms(config_.evaluation_interval_seconds));
+  uv_timer_start(
+      &eval_timer_, [](uv_timer_t* t) { static_cast<Daemon*>(t->data)->evaluate(); }, every, every);
+  uv_timer_init(&loop_, &shutdown_timer_);
+  shutdown_timer_.data = this;
+  uv_timer_init(&loop_, &reload_timer_);
+  reload_timer_.data = this;
+
+  auto on_signal = [](uv_signal_t* s, int signum) {
+    auto* d = static_cast<Daemon*>(s->data);
+    if (signum == SIGHUP) {
+      d->reload("SIGHUP");
+    } else {
+      d->begin_shutdown();
+    }
+  };
+  for (auto [handle, signum] :
+       {std::pair{&sigterm_, SIGTERM}, {&sigint_, SIGINT}, {&sighup_, SIGHUP}}) {
+    uv_signal_init(&loop_, handle);
+    handle->data = this;
+    uv_signal_start(handle, on_signal, signum);
+  }
+  // A change to a policy file reloads, once the writes have settled for 200 ms.
+  for (const Module& m : loaded_->set.modules) {
+    auto w = std::make_unique<uv_fs_event_t>();
+    uv_fs_event_init(&loop_, w.get());
+    w->data = this;
+    int rc = uv_fs_event_start(
+        w.get(),
+        [](uv_fs_event_t* h, const char*, int, int) {
+          auto* d = static_cast<Daemon*>(h->data);
+          uv_timer_start(
+              &d->reload_timer_,
+              [](uv_timer_t* t) { static_cast<Daemon*>(t->data)->reload("a policy file changed"); },
+              200, 0);
+        },
+        m.file->path().c_str(), 0);
+    if (rc == 0)
+      watchers_.push_back(std::move(w));
+    else
+      uv_close(reinterpret_cast<uv_handle_t*>(w.release()),
+               [](uv_handle_t* h) { delete reinterpret_cast<uv_fs_event_t*>(h); });
+  }
+  spdlog::info("setpoint running: {} policies, {} sources, {} actuators{}",
+               loaded_->set.compiled.policies.size(), sources_.size(), actuators_.size(),
+               dry_run_ ? " (dry run: no actuator is touched)" : "");
+  return true;
+}
+
+// Actions a crash caught half-way: the knob says whether they happened. None is applied again.
+void Daemon::reconcile() {
+  for (const StoredAction& a : state_->unfinished_actions()) {
+    auto it = actuators_.find(a.knob);
+    bool rollback = a.status == "rolling_back";
+    double target = rollback ? a.before : a.after;
+    auto settle = [this, a, rollback, target](const ActuatorResult& r) {
+      StoredAction done = a;
+      done.updated_ms = now_ms();
+      Engine& engine = *loaded_->engine;
+      if (r.ok && r.value && *r.value == target) {
+        done.status = rollback ? "rolled_back" : "applied";
+        engine.set_knob(a.knob, target);
+        state_->put_knob(a.knob, target, done.updated_ms);
+      } else if (r.ok && r.value) {
+        done.status = rollback ? "rollback_failed" : "failed";
+        done.error = "interrupted by a restart before it took effect";
+        engine.set_knob(a.knob, *r.value);
+        state_->put_knob(a.knob, *r.value, done.updated_ms);
+        handle(rollback ? engine.rollback_failed(a.id, done.updated_ms, done.error)
+                        : engine.action_failed(a.id, done.updated_ms, done.error));
+        if (rollback) engine.set_knob(a.knob, *r.value);
+      } else {
+        done.status = rollback ? "rollback_failed" : "failed";
+        done.error = "interrupted by a restart; the knob could not be read: " + r.error;
+        handle(rollback ? engine.rollback_failed(a.id, done.updated_ms, done.error)
+                        : engine.action_failed(a.id, done.updated_ms, done.error));
+        engine.forget_knob(a.knob);
+      }
+      spdlog::info("reconciled action {} on {}: {}", a.id, a.knob, done.status);
+      state_->put_action(done);
+      state_->append_audit(done.updated_ms, "reconcile",
+                           nlohmann::json{{"action", a.id}, {"status", done.status}}.dump());
+    };
+    if (it == actuators_.end() || !it->second->can_read()) {
+      ActuatorResult none;
+      none.error = it == actuators_.end() ? "no actuator" : "its actuator cannot read";
+      settle(none);
+    } else {
+      it->second->read(settle);
+    }
+  }
+}
+
+void Daemon::read_knobs() {
+  for (auto& [knob, actuator] : actuators_) {
+    if (!actuator->can_read()) continue;
+    std::string name = knob;
+    actuator->read([this, name](const ActuatorResult& r) {
+      if (r.ok && r.value) {
+        loaded_->engine->set_knob(name, *r.value);
+        spdlog::debug("knob {} reads {}", name, *r.value);
+      } else {
+        spdlog::warn("knob {}: cannot read its value: {}", name, r.error);
+      }
+    });
+  }
+}
+
+void Daemon::evaluate() {
+  if (stopping_ || !loaded_) return;
+  // The window store starts empty: until every source has answered once, every trigger would
+  // read as missing data and reset the holds and firings restored from the last run.
+  if (!warmed_up_) {
+    bool ready = true;
+    for (const auto& src : sources_) ready &= src->health().attempts > 0;
+    if (sources_.empty()) ready = !config_.push.enabled || push_health_.attempts > 0;
+    if (!ready) return;
+    warmed_up_ = true;
+    spdlog::info("every source has answered once: evaluating");
+  }
+  auto begin = std::chrono::steady_clock::now();
+  int64_t t = now_ms();
+  std::vector<Event> events = loaded_->engine->evaluate(t);
+  double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - begin).count();
+  ++counters_.evaluations;
+  counters_.eval_seconds_sum += seconds;
+  for (size_t i = 0; i < std::size(DaemonCounters::kBuckets); ++i) {
+    if (seconds <= DaemonCounters::kBuckets[i]) ++counters_.eval_buckets[i];
+  }
+  bool changed = !events.empty();
+  handle(std::move(events));
+  if (changed || t - last_persist_ms_ >= 30'000) persist_state();
+}
+
+void Daemon::handle(std::vector<Event> events) {
+  for (const Event& e : events) {
+    record(e);
+    apply(e);
+  }
+  if (!events.empty()) persist_state();
+}
+
+void Daemon::record(const Event& e) {
+  nlohmann::json body = event_json(e);
+  std::string text = body.dump();
+  if (e.kind == EventKind::Pending || e.kind == EventKind::Resolved) {
+    spdlog::debug("{}", event_text(e));
+  } else {
+    spdlog::info("{}", event_text(e));
+  }
+  if (!state_->append_audit(e.t_ms, "event", text)) {
+    ++counters_.store_errors;
+    spdlog::error("state store: {}", state_->last_error());
+  }
+  if (e.kind == EventKind::Confirmed || e.kind == EventKind::Inconclusive ||
+      e.kind == EventKind::Regressed) {
+    state_->put_validation(e.action, e.t_ms, e.policy, event_kind_name(e.kind), text);
+  }
+  std::string frame = "event: " + std::string(event_kind_name(e.kind)) + "\ndata: " + text + "\n\n";
+  std::erase_if(streams_, [&](const std::shared_ptr<HttpStream>& s) { return !s->send(frame); });
+}
+
+void Daemon::apply(const Event& e) {
+  bool rollback = e.kind == EventKind::RolledBack;
+  if (e.kind != EventKind::Applied && !rollback && e.kind != EventKind::RunActuator) return;
+  if (dry_run_)
+    return;  // the engine itself turns actions into would_apply; rollbacks too stop here
+  int64_t t = now_ms();
+  if (e.kind != EventKind::RunActuator) {
+    StoredAction a;
+    if (rollback) {
+      if (std::optional<StoredAction> known = state_->action(e.action)) a = *known;
+    }
+    a.id = e.action;
+    a.t_ms = rollback && a.t_ms ? a.t_ms : e.t_ms;
+    a.policy = e.policy;
+    if (!rollback) a.instance = labels_text(e.instance);
+    a.knob = e.knob;
+    a.before = rollback ? e.to : e.from;
+    a.after = rollback ? e.from : e.to;
+    a.status = rollback ? "rolling_back" : "applying";
+    a.updated_ms = t;
+    // Written before the actuator runs: after a crash the restart knows what was under way.
+    if (!state_->put_action(a)) {
+      ++counters_.store_errors;
+      spdlog::error("state store: {}", state_->last_error());
+    }
+  }
+  auto it = actuators_.find(e.knob);
+  auto finish = [this, e, rollback](const ActuatorResult& r) {
+    std::erase_if(pending_, [&](const Pending& p) {
+      return p.action == e.action && p.knob == e.knob && p.rollback == rollback;
+    });
+    int64_t t = now_ms();
+    Engine& engine = *loaded_->engine;
+    if (e.kind == EventKind::RunActuator) {
+      ++counters_.actions[r.ok ? "run" : "run_failed"];
+      if (!r.ok) spdlog::warn("actuator {} failed: {}", e.knob, r.error);
+      state_->append_audit(
+          t, "run", nlohmann::json{{"actuator", e.knob}, {"ok", r.ok}, {"error", r.error}}.dump());
+      return;
+    }
+    std::optional<StoredAction> a = state_->action(e.action);
+    StoredAction done = a.value_or(StoredAction{});
+    if (!a) {  // its first record failed to be written: write it whole now
+      done.id = e.action;
+      done.t_ms = e.t_ms;
+      done.policy = e.policy;
+      done.knob = e.knob;
+      done.before = rollback ? e.to : e.from;
+      done.after = rollback ? e.from : e.to;
+    }
+    done.updated_ms = t;
+    if (r.ok) {
+      done.status = rollback ? "rolled_back" : "applied";
+      ++counters_.actions[done.status];
+      state_->put_knob(e.knob, e.to, t);
+    } else {
+      done.status = rollback ? "rollback_failed" : "failed";
+      done.error = r.error;
+      ++counters_.actions[done.status];
+    }
+    state_->put_action(done);
+    state_->append_audit(t, rollback ? "rollback_result" : "action_result",
+                         nlohmann::json{{"action", e.action},
+                                        {"knob", e.knob},
+                                        {"ok", r.ok},
+                                        {"error", r.error},
+                                        {"attempts", r.attempts},
+                                        {"seconds", r.seconds},
+                                        {"output", r.output}}
+                             .dump());
+    if (!r.ok) {
+      handle(rollback ? engine.rollback_failed(e.action, t, r.error)
+                      : engine.action_failed(e.action, t, r.error));
+    }
+    if (stopping_ && pending_.empty()) finish_shutdown();
+  };
+  if (it == actuators_.end()) {
+    ActuatorResult r;
+    r.error = "no actuator is configured for " + e.knob;
+    // Reported from the loop, as an actuator would, never from inside the engine's events.
+    auto* req = new uv_idle_t;
+    struct Later {
+      std::function<void()> run;
+    };
+    req->data = new Later{[finish, r] { finish(r); }};
+    uv_idle_init(&loop_, req);
+    uv_idle_start(req, [](uv_idle_t* h) {
+      auto* later = static_cast<Later*>(h->data);
+      later->run();
+      delete later;
+      uv_idle_stop(h);
+      uv_close(reinterpret_cast<uv_handle_t*>(h),
+               [](uv_handle_t* x) { delete reinterpret_cast<uv_idle_t*>(x); });
+    });
+    pending_.push_back({e.action, e.knob, rollback});
+    return;
+  }
+  pending_.push_back({e.action, e.knob, rollback});
+  it->second->apply(e.to, finish);
+}
+
+void Daemon::persist_state() {
+  if (!state_ || !loaded_) return;
+  last_persist_ms_ = now_ms();
+  if (!state_->put_engine_state(engine_state_to_json(loaded_->engine->state()), last_persist_ms_)) {
+    ++counters_.store_errors;
+    spdlog::error("state store: {}", state_->last_error());
+  }
+}
+
+// A reload checks the new set completely before it replaces the running one; on any error the
+// running set stays, and the diagnostics are logged and shown in status.
+void Daemon::reload(const std::string& why) {
+  if (stopping_) return;
+  last_reload_ms_ = now_ms();
+  std::vector<std::string> diagnostics;
+  std::unique_ptr<Loaded> next = load(diagnostics);
+  if (!next) {
+    ++counters_.failed_reloads;
+    reload_errors_ = diagnostics;
+    spdlog::error("reload ({}) failed; the running policies stay:", why);
+    for (const std::string& d : diagnostics) spdlog::error("  {}", d);
+    state_->append_audit(last_reload_ms_, "reload_failed",
+                         nlohmann::json{{"why", why}, {"diagnostics", diagnostics}}.dump());
+    return;
+  }
+  ++counters_.reloads;
+  reload_errors_.clear();
+  if (next->hash == loaded_->hash) {
+    spdlog::info("reload ({}): the policies are unchanged", why);
+    return;
+  }
+  next->engine->restore(loaded_->engine->state(), last_reload_ms_);
+  loaded_ = std::move(next);
+  state_->put_policy_set(loaded_->hash, "[]", last_reload_ms_);
+  state_->append_audit(last_reload_ms_, "reload",
+                       nlohmann::json{{"why", why}, {"policy_set", loaded_->hash}}.dump());
+  persist_state();
+  spdlog::info("reloaded ({}): {} policies", why, loaded_->set.compiled.policies.size());
+}
+
+void Daemon::stop() { begin_shutdown(); }
+
+// No new action starts; those in flight get until the deadline, then are cancelled.
+void Daemon::begin_shutdown() {
+  if (stopping_) return;
+  stopping_ = true;
+  spdlog::info("stopping: {} actuator operation(s) in flight", pending_.size());
+  uv_timer_stop(&eval_timer_);
+  for (auto& s : sources_) s->stop();
+  if (pending_.empty()) {
+    finish_shutdown();
+    return;
+  }
+  uv_timer_start(
+      &shutdown_timer_,
+      [](uv_timer_t* t) {
+        auto* d = static_cast<Daemon*>(t->data);
+        spdlog::warn("shutdown deadline passed: cancelling {} operation(s)", d->pending_.size());
+        for (auto& [knob, a] : d->actuators_) a->cancel();
+        d->finish_shutdown();
+      },
+      static_cast<uint64_t>(ms(config_.shutdown_deadline_seconds)), 0);
+}
+
+void Daemon::finish_shutdown() {
+  static_cast<void>(0);
+  if (!stopping_ || uv_is_closing(reinterpret_cast<uv_handle_t*>(&eval_timer_))) return;
+  persist_state();
+  state_->append_audit(now_ms(), "stop", "{}");
+  for (auto& s : streams_) s->close();
+  streams_.clear();
+  if (server_) server_->stop();
+  for (auto& [knob, a] : actuators_) a->cancel();
+  if (curl_) curl_->close({});
+  for (uv_handle_t* h :
+       {reinterpret_cast<uv_handle_t*>(&eval_timer_),
+        reinterpret_cast<uv_handle_t*>(&shutdown_timer_),
+        reinterpret_cast<uv_handle_t*>(&reload_timer_), reinterpret_cast<uv_handle_t*>(&sigterm_),
+        reinterpret_cast<uv_handle_t*>(&sigint_), reinterpret_cast<uv_handle_t*>(&sighup_)}) {
+    uv_close(h, nullptr);
+  }
+  for (auto& w : watchers_) {
+    uv_close(reinterpret_cast<uv_handle_t*>(w.release()),
+             [](uv_handle_t* h) { delete reinterpret_cast<uv_fs_event_t*>(h); });
+  }
+  watchers_.clear();
+}
+
+int Daemon::run() {
+  std::string error;
+  if (!start(error)) {
+    spdlog::error("{}", error);
+    std::fprintf(stderr, "setpoint: %s\n", error.c_str());
+    return 2;
+  }
+  evaluate();
+  uv_run(&loop_, UV_RUN_DEFAULT);
+  spdlog::info("stopped");
+  return exit_code_;
+}
+
+}  // namespace setpoint

@@ -1,0 +1,114 @@
+// `setpoint run`: the long-lived process. A libuv loop drives the same engine core as
+// `simulate` with the real clock; metric sources feed its window store, actuators carry out its
+// decisions, the state store remembers them, and the control API lets an operator look and act.
+#pragma once
+
+#include <uv.h>
+
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "interpreter/engine.h"
+#include "runtime/actuator.h"
+#include "runtime/daemon_config.h"
+#include "runtime/metric_source.h"
+#include "runtime/policy_loader.h"
+
+namespace setpoint {
+
+class CurlMulti;
+class HttpServer;
+class HttpStream;
+class StateStore;
+struct HttpRequest;
+struct HttpReply;
+
+// The daemon's own figures, exposed on GET /metrics.
+struct DaemonCounters {
+  uint64_t evaluations = 0;
+  uint64_t samples_pushed = 0;
+  uint64_t reloads = 0;
+  uint64_t failed_reloads = 0;
+  uint64_t store_errors = 0;
+  std::map<std::string, uint64_t> actions;  // outcome -> count: applied, failed, rolled_back...
+  // Evaluation time histogram: cumulative counts for these upper bounds, in seconds.
+  static constexpr double kBuckets[] = {0.0001, 0.00025, 0.0005, 0.001, 0.0025,
+                                        0.005,  0.01,    0.025,  0.05,  0.1};
+  uint64_t eval_buckets[std::size(kBuckets)] = {};
+  double eval_seconds_sum = 0;
+};
+
+class Daemon {
+ public:
+  Daemon(DaemonConfig config, bool dry_run);
+  ~Daemon();
+  // Runs until SIGTERM or SIGINT (or stop()). Returns the process exit status.
+  int run();
+  void stop();  // as SIGTERM
+
+ private:
+  // A loaded, checked, compiled policy set and the engine over it: replaced whole on reload.
+  struct Loaded {
+    PolicySet set;
+    std::string hash;  // SHA-256 of the files' names and contents
+    std::unique_ptr<Engine> engine;
+  };
+  struct Pending {  // an actuator operation in flight
+    uint64_t action = 0;
+    std::string knob;
+    bool rollback = false;
+  };
+
+  bool start(std::string& error);
+  std::unique_ptr<Loaded> load(std::vector<std::string>& diagnostics);
+  void reload(const std::string& why);
+  void evaluate();
+  void handle(std::vector<Event> events);
+  void apply(const Event& e);
+  void record(const Event& e);
+  void persist_state();
+  void reconcile();
+  void read_knobs();
+  void begin_shutdown();
+  void finish_shutdown();
+  int64_t now_ms() const;
+
+  // control_api.cc
+  HttpReply route(const HttpRequest& request);
+  HttpReply control(const HttpRequest& request);
+  std::string status_json() const;
+  std::string policies_json() const;
+  std::string metrics_text() const;
+
+  DaemonConfig config_;
+  bool dry_run_ = false;
+  uv_loop_t loop_{};
+  std::unique_ptr<WindowStore> store_;
+  std::unique_ptr<Loaded> loaded_;
+  std::unique_ptr<StateStore> state_;
+  std::unique_ptr<CurlMulti> curl_;
+  std::unique_ptr<HttpServer> server_;
+  std::vector<std::unique_ptr<MetricSource>> sources_;
+  SourceHealth push_health_;
+  std::map<std::string, std::unique_ptr<Actuator>, std::less<>> actuators_;
+  std::vector<Pending> pending_;
+  std::vector<std::shared_ptr<HttpStream>> streams_;
+  std::string token_;
+  std::vector<std::string> reload_errors_;  // diagnostics of the last failed reload
+  int64_t last_reload_ms_ = 0;
+  int64_t last_persist_ms_ = 0;
+  int64_t started_ms_ = 0;
+  DaemonCounters counters_;
+  bool stopping_ = false;
+  bool warmed_up_ = false;  // every source has answered once since the start
+  int exit_code_ = 0;
+  uv_timer_t eval_timer_{};
+  uv_timer_t shutdown_timer_{};
+  uv_timer_t reload_timer_{};
+  uv_signal_t sigterm_{}, sigint_{}, sighup_{};
+  std::vector<std::unique_ptr<uv_fs_event_t>> watchers_;
+};
+
+}  // namespace setpoint

@@ -1,0 +1,302 @@
+// `setpoint run` as an operator runs it: the real binary, metrics pushed over loopback HTTP,
+// knobs set by real child processes, the control API with its token, signals, kill -9 and a
+// restart. Every daemon a test starts is stopped (or killed) before the test ends.
+#include <signal.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <catch2/catch.hpp>
+#include <chrono>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <thread>
+
+#include "support/fixtures.h"
+#include "support/http_client.h"
+#include "support/process.h"
+#include "support/prometheus_server.h"
+
+using namespace setpoint::test;
+using nlohmann::json;
+using Clock = std::chrono::steady_clock;
+
+namespace {
+
+// Sets `pool` by writing its value to a file; reads it back from there.
+const char* kPolicy = R"(
+knob pool : int in 1..100
+policy grow_pool {
+  trigger load > 1.5
+  action set pool = pool + 10
+}
+)";
+
+// One daemon in a temporary directory, its config, and its log.
+class Daemon {
+ public:
+  Daemon(TempDir& dir, const std::string& policy, const std::string& actuator_argv,
+         const std::string& extra = {})
+      : dir_(dir), port_(free_local_port()) {
+    write_text(dir.file("policies.setpoint"), policy);
+    if (!exists(dir.file("pool"))) write_text(dir.file("pool"), "20\n");
+    write_text(dir.file("token"), "secret-token\n");
+    chmod(dir.file("token").c_str(), 0600);
+    write_text(dir.file("setpoint.toml"),
+               "policies = [\"policies.setpoint\"]\n"
+               "state_file = \"state.db\"\n"
+               "evaluation_interval = \"1s\"\n"
+               "shutdown_deadline = \"5s\"\n" +
+                   extra +
+                   "\n[control]\n"
+                   "listen = \"127.0.0.1:" +
+                   std::to_string(port_) +
+                   "\"\n"
+                   "token_file = \"token\"\n"
+                   "\n[push]\nenabled = true\nmax_body = \"64KiB\"\n"
+                   "\n[knob.pool]\nactuator = \"exec\"\nargv = " +
+                   actuator_argv + "\nread_argv = [\"/bin/cat\", \"" + dir.file("pool") +
+                   "\"]\ntimeout = \"10s\"\nretry = { attempts = 1 }\n");
+    start();
+  }
+  ~Daemon() {
+    if (pid_ > 0) {
+      kill(pid_, SIGKILL);
+      waitpid(pid_, nullptr, 0);
+    }
+  }
+
+  void start() {
+    pid_ = spawn_background({SETPOINT_BINARY, "run", "--config", dir_.file("setpoint.toml")},
+                            dir_.file("daemon.log"));
+    auto deadline = Clock::now() + std::chrono::seconds(20);
+    while (Clock::now() < deadline) {
+      if (http_.get(url("/api/v1/status")).status == 200) return;
+      int status = 0;
+      if (waitpid(pid_, &status, WNOHANG) == pid_) {
+        pid_ = -1;
+        FAIL("the daemon exited at start:\n" << log());
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    FAIL("the daemon did not answer within 20 s:\n" << log());
+  }
+  // SIGTERM and the exit status (-1 when it did not exit within 20 s or died of a signal).
+  int terminate() {
+    kill(pid_, SIGTERM);
+    int code = wait_exit(std::chrono::seconds(20));
+    return code;
+  }
+  int wait_exit(std::chrono::seconds limit) {
+    auto deadline = Clock::now() + limit;
+    while (Clock::now() < deadline) {
+      int status = 0;
+      if (waitpid(pid_, &status, WNOHANG) == pid_) {
+        pid_ = -1;
+        return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    return -1;
+  }
+  // kill -9 of the daemon and every process it started, as a crash of its machine would.
+  void crash() {
+    kill(-pid_, SIGKILL);
+    kill(pid_, SIGKILL);
+    waitpid(pid_, nullptr, 0);
+    pid_ = -1;
+  }
+  void signal(int sig) { kill(pid_, sig); }
+
+  std::string url(const std::string& path) const {
+    return "http://127.0.0.1:" + std::to_string(port_) + path;
+  }
+  HttpResponse get(const std::string& path) { return http_.get(url(path)); }
+  HttpResponse post(const std::string& path, const std::string& body,
+                    const std::string& token = "secret-token") {
+    return http_.post(url(path), body, token);
+  }
+  HttpResponse push(const std::string& text) { return post("/api/v1/push", text); }
+  json status() { return json::parse(get("/api/v1/status").body); }
+  json actions() { return json::parse(get("/api/v1/actions").body); }
+  std::string log() const { return read_text(dir_.file("daemon.log")); }
+
+  // Waits until `ready` holds, pushing load=2 every 100 ms so evaluations keep coming.
+  template <typename F>
+  bool until(F ready, const std::string& load = "load 2\n") {
+    auto deadline = Clock::now() + std::chrono::seconds(20);
+    while (Clock::now() < deadline) {
+      if (!load.empty()) push(load);
+      if (ready()) return true;
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+    return false;
+  }
+
+ private:
+  static bool exists(const std::string& path) {
+    struct stat st {};
+    return stat(path.c_str(), &st) == 0;
+  }
+  TempDir& dir_;
+  int port_;
+  pid_t pid_ = -1;
+  HttpClient http_{std::chrono::seconds(5)};
+};
+
+std::string write_pool_argv(const TempDir& dir) {
+  return "[\"/bin/sh\", \"-c\", \"printf '%s\\\\n' \\\"$1\\\" > " + dir.file("pool") +
+         "\", \"sh\", \"{value}\"]";
+}
+
+std::string trimmed(std::string s) {
+  while (!s.empty() && (s.back() == '\n' || s.back() == ' ')) s.pop_back();
+  return s;
+}
+
+}  // namespace
+
+TEST_CASE("the daemon acts on pushed metrics through an exec actuator and records it", "[e2e]") {
+  TempDir dir;
+  Daemon d(dir, kPolicy, write_pool_argv(dir));
+  REQUIRE(d.until([&] { return trimmed(read_text(dir.file("pool"))) == "30"; }));
+  REQUIRE(d.until([&] { return d.actions()[0].value("status", "") == "applied"; }, ""));
+  json a = d.actions()[0];
+  CHECK(a["id"] == 1);
+  CHECK(a["policy"] == "grow_pool");
+  CHECK(a["knob"] == "pool");
+  CHECK(a["before"] == 20.0);
+  CHECK(a["after"] == 30.0);
+  // One firing, one action: more pushes while it keeps firing change nothing.
+  for (int i = 0; i < 5; ++i) d.push("load 2\n");
+  CHECK(d.actions().size() == 1);
+  CHECK(d.status()["knobs"]["pool"] == 30.0);
+
+  ProcessResult ctl = run_setpoint({"ctl", "--config", dir.file("setpoint.toml"), "status"});
+  CHECK(ctl.exit_code == 0);
+  CHECK(ctl.out.find("knob pool = 30\n") != std::string::npos);
+
+  CHECK(d.terminate() == 0);
+  ProcessResult audit = run_setpoint({"audit", "verify", "--state", dir.file("state.db")});
+  CHECK(audit.exit_code == 0);
+  CHECK(audit.out.rfind("audit log ok: ", 0) == 0);
+}
+
+TEST_CASE("calls that change something need the token, and a huge body is refused", "[e2e]") {
+  TempDir dir;
+  Daemon d(dir, kPolicy, write_pool_argv(dir));
+  CHECK(d.post("/api/v1/pause", "{}", "").status == 401);
+  CHECK(d.post("/api/v1/pause", "{}", "wrong-token").status == 401);
+  CHECK(d.post("/api/v1/push", "load 2\n", "").status == 401);
+  CHECK(d.push(std::string(200 * 1024, 'x')).status == 413);
+  CHECK(d.get("/api/v1/status").status == 200);  // reading needs no token
+  CHECK(d.post("/api/v1/pause", "{\"policy\": \"nope\"}").status == 404);
+  CHECK(d.post("/api/v1/pause", "not json").status == 400);
+  // The daemon is still there and well.
+  CHECK(d.post("/api/v1/pause", "{}").status == 200);
+  CHECK(d.status()["paused"] == true);
+  CHECK(d.terminate() == 0);
+}
+
+TEST_CASE("a paused daemon does not act, and acts once resumed", "[e2e]") {
+  TempDir dir;
+  Daemon d(dir, kPolicy, write_pool_argv(dir));
+  REQUIRE(d.post("/api/v1/pause", "{}").status == 200);
+  for (int i = 0; i < 10; ++i) d.push("load 2\n");
+  CHECK(trimmed(read_text(dir.file("pool"))) == "20");
+  ProcessResult ctl = run_setpoint({"ctl", "--config", dir.file("setpoint.toml"), "resume"});
+  CHECK(ctl.exit_code == 0);
+  CHECK(d.until([&] { return trimmed(read_text(dir.file("pool"))) == "30"; }));
+  CHECK(d.terminate() == 0);
+}
+
+TEST_CASE("a failing actuator is recorded and the knob keeps its value", "[e2e]") {
+  TempDir dir;
+  Daemon d(dir, kPolicy,
+           "[\"/bin/sh\", \"-c\", \"echo no such pool >&2; exit 3\", \"sh\", \"{value}\"]");
+  REQUIRE(d.until([&] {
+    json a = d.actions();
+    return !a.empty() && a[0].value("status", "") == "failed";
+  }));
+  json a = d.actions()[0];
+  CHECK(a["error"].get<std::string>().find("exit status 3") != std::string::npos);
+  CHECK(d.status()["knobs"]["pool"] == 20.0);
+  json history = json::parse(d.get("/api/v1/history?limit=1000").body);
+  bool failed_event = false;
+  for (const json& r : history) {
+    if (r["kind"] == "event" && r["body"]["event"] == "action_failed") failed_event = true;
+  }
+  CHECK(failed_event);
+  CHECK(d.terminate() == 0);
+}
+
+TEST_CASE("a reload with errors keeps the running policies and says why", "[e2e]") {
+  TempDir dir;
+  Daemon d(dir, kPolicy, write_pool_argv(dir));
+  std::string hash = d.status()["policy_set"];
+  write_text(dir.file("policies.setpoint"), "policy broken {\n  trigger load >\n}\n");
+  HttpResponse r = d.post("/api/v1/reload", "{}");
+  CHECK(r.status == 422);
+  CHECK(r.body.find("policies.setpoint:2:") != std::string::npos);
+  json s = d.status();
+  CHECK(s["policy_set"] == hash);
+  CHECK_FALSE(s["reload_errors"].empty());
+  // The running set still acts.
+  CHECK(d.until([&] { return trimmed(read_text(dir.file("pool"))) == "30"; }));
+  // A good file replaces it (on SIGHUP, as on a change to the file).
+  write_text(dir.file("policies.setpoint"), std::string(kPolicy) + "# changed\n");
+  d.signal(SIGHUP);
+  CHECK(d.until([&] { return d.status()["policy_set"] != hash; }, ""));
+  CHECK(d.status()["reload_errors"].empty());
+  CHECK(d.terminate() == 0);
+}
+
+TEST_CASE("after kill -9 during an action, a restart reconciles it and never applies it twice",
+          "[e2e]") {
+  TempDir dir;
+  // The actuator takes its time: the crash comes while it is still running.
+  std::string slow = "[\"/bin/sh\", \"-c\", \"sleep 30; printf '%s\\\\n' \\\"$1\\\" > " +
+                     dir.file("pool") + "\", \"sh\", \"{value}\"]";
+  {
+    Daemon d(dir, kPolicy, slow);
+    REQUIRE(d.until([&] {
+      json a = d.actions();
+      return !a.empty() && a[0].value("status", "") == "applying";
+    }));
+    d.crash();
+  }
+  CHECK(trimmed(read_text(dir.file("pool"))) == "20");
+  Daemon again(dir, kPolicy, slow);
+  REQUIRE(again.until(
+      [&] {
+        json a = again.actions();
+        return !a.empty() && a[0].value("status", "") != "applying";
+      },
+      ""));
+  json a = again.actions();
+  CHECK(a.size() == 1);
+  CHECK(a[0]["status"] == "failed");
+  CHECK(a[0]["error"] == "interrupted by a restart before it took effect");
+  // The firing it belonged to still counts as acted on: no second action while it lasts.
+  for (int i = 0; i < 10; ++i) again.push("load 2\n");
+  CHECK(again.actions().size() == 1);
+  CHECK(again.status()["knobs"]["pool"] == 20.0);
+  CHECK(again.terminate() == 0);
+}
+
+TEST_CASE("SIGTERM waits for an action in flight, then exits 0", "[e2e]") {
+  TempDir dir;
+  std::string slowish = "[\"/bin/sh\", \"-c\", \"sleep 1; printf '%s\\\\n' \\\"$1\\\" > " +
+                        dir.file("pool") + "\", \"sh\", \"{value}\"]";
+  Daemon d(dir, kPolicy, slowish);
+  REQUIRE(d.until([&] {
+    json a = d.actions();
+    return !a.empty() && a[0].value("status", "") == "applying";
+  }));
+  CHECK(d.terminate() == 0);
+  CHECK(trimmed(read_text(dir.file("pool"))) == "30");
+  // The outcome was stored before it exited.
+  Daemon again(dir, kPolicy, slowish);
+  CHECK(again.actions()[0]["status"] == "applied");
+  CHECK(again.terminate() == 0);
+}
