@@ -86,8 +86,7 @@ int main(int argc, char** argv) {
   audit_cmd->require_subcommand(1);
   auto* audit_verify_cmd =
       audit_cmd->add_subcommand("verify", "Check the audit log's hash chain for tampering");
-  audit_verify_cmd->add_option("--state", audit.state_file, "The daemon's state file")
-      ->required();
+  audit_verify_cmd->add_option("--state", audit.state_file, "The daemon's state file")->required();
 
   setpoint::RunCommand run;
   auto* run_cmd = app.add_subcommand("run", "Run the daemon: watch live metrics and act");
