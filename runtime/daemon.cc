@@ -110,6 +110,7 @@ Daemon::Daemon(DaemonConfig config, bool dry_run) : config_(std::move(config)), 
 Daemon::~Daemon() {
   sources_.clear();
   actuators_.clear();
+  run_actuators_.clear();
   server_.reset();
   curl_.reset();
   uv_run(&loop_, UV_RUN_NOWAIT);
@@ -183,7 +184,9 @@ bool Daemon::start(std::string& error) {
                        nlohmann::json{{"policy_set", loaded_->hash}, {"dry_run", dry_run_}}.dump());
 
   curl_ = std::make_unique<CurlMulti>(&loop_);
-  for (const ActuatorConfig& a : config_.actuators) {
+  // Knobs and `action run` targets are separate tables ([knob.NAME], [run.NAME]): a run event
+  // names its target in the knob field, so it is looked up among the runs only.
+  auto make = [this](const ActuatorConfig& a) -> std::unique_ptr<Actuator> {
     std::unique_ptr<Actuator> inner;
     switch (a.kind) {
       case ActuatorConfig::Kind::Exec:
@@ -196,8 +199,10 @@ bool Daemon::start(std::string& error) {
         inner = std::make_unique<HttpActuator>(*curl_, a);
         break;
     }
-    actuators_[a.knob] = std::make_unique<RetryingActuator>(&loop_, std::move(inner), a.retry);
-  }
+    return std::make_unique<RetryingActuator>(&loop_, std::move(inner), a.retry);
+  };
+  for (const ActuatorConfig& a : config_.actuators) actuators_[a.knob] = make(a);
+  for (const ActuatorConfig& a : config_.runs) run_actuators_[a.knob] = make(a);
   reconcile();
   read_knobs();
 
@@ -421,7 +426,8 @@ void Daemon::apply(const Event& e) {
       spdlog::error("state store: {}", state_->last_error());
     }
   }
-  auto it = actuators_.find(e.knob);
+  auto& table = e.kind == EventKind::RunActuator ? run_actuators_ : actuators_;
+  auto it = table.find(e.knob);
   auto finish = [this, e, rollback](const ActuatorResult& r) {
     std::erase_if(pending_, [&](const Pending& p) {
       return p.action == e.action && p.knob == e.knob && p.rollback == rollback;
@@ -471,7 +477,7 @@ void Daemon::apply(const Event& e) {
     }
     if (stopping_ && pending_.empty()) finish_shutdown();
   };
-  if (it == actuators_.end()) {
+  if (it == table.end()) {
     ActuatorResult r;
     r.error = "no actuator is configured for " + e.knob;
     // Reported from the loop, as an actuator would, never from inside the engine's events.
@@ -555,6 +561,7 @@ void Daemon::begin_shutdown() {
         auto* d = static_cast<Daemon*>(t->data);
         spdlog::warn("shutdown deadline passed: cancelling {} operation(s)", d->pending_.size());
         for (auto& [knob, a] : d->actuators_) a->cancel();
+        for (auto& [name, a] : d->run_actuators_) a->cancel();
         d->finish_shutdown();
       },
       static_cast<uint64_t>(ms(config_.shutdown_deadline_seconds)), 0);
@@ -569,6 +576,7 @@ void Daemon::finish_shutdown() {
   streams_.clear();
   if (server_) server_->stop();
   for (auto& [knob, a] : actuators_) a->cancel();
+  for (auto& [name, a] : run_actuators_) a->cancel();
   if (curl_) curl_->close({});
   for (uv_handle_t* h :
        {reinterpret_cast<uv_handle_t*>(&eval_timer_),

@@ -92,7 +92,8 @@ class Daemon {
   std::unique_ptr<HttpServer> server_;
   std::vector<std::unique_ptr<MetricSource>> sources_;
   SourceHealth push_health_;
-  std::map<std::string, std::unique_ptr<Actuator>, std::less<>> actuators_;
+  std::map<std::string, std::unique_ptr<Actuator>, std::less<>> actuators_;      // [knob.NAME]
+  std::map<std::string, std::unique_ptr<Actuator>, std::less<>> run_actuators_;  // [run.NAME]
   std::vector<Pending> pending_;
   std::vector<std::shared_ptr<HttpStream>> streams_;
   std::string token_;
