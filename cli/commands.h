@@ -48,6 +48,7 @@ struct SimulateCommand {
   std::string metrics;
   std::string from, to;  // default: the recording's first and last sample
   std::string step = "15s";
+  bool step_given = false;         // --step on the command line (else a run recording's times rule)
   std::vector<std::string> knobs;  // NAME=VALUE: knob values at the start
   std::string effects;             // an effect model (TOML), or empty
   std::string format = "text";     // text | json
@@ -77,6 +78,10 @@ int run_audit_verify(const AuditCommand& cmd);
 struct RunCommand {
   std::string config;
   bool dry_run = false;  // never touch an actuator; log what would have been done
+  std::string duration;  // stop after this long ("90s"), or "" to run until a signal
+  std::string record;    // write the samples seen and the evaluation times here at exit
+  std::string report;    // write the HTML report here at exit
+  bool live = false;     // show events and policy states on stdout; the summary at exit
 };
 int run_daemon(const RunCommand& cmd);
 

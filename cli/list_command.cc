@@ -67,13 +67,21 @@ void print_clause_line(const Module& m, const Clause& c, const char* note = "") 
       for (const Name& n : c.names) body += (body.empty() ? "" : ", ") + std::string(n.text);
       break;
     case ClauseKind::Quarantine:
-      body = "after " + std::string(c.number_text) + " consecutive failures";
+      if (c.verdict_rule == VerdictRule::OnInconclusive) {
+        body = c.rollback ? "rollback" : "keep";
+        break;
+      }
+      body = c.rollback ? "and rollback after " : "after ";
+      for (size_t i = 0; i < c.limits.size(); ++i) {
+        if (i > 0) body += ", ";
+        body += std::string(c.limits[i].count_text) + " " + std::string(c.limits[i].words);
+      }
       break;
     case ClauseKind::Priority:
     case ClauseKind::Mode:
       return;  // shown in the heading
   }
-  std::string label = c.kind == ClauseKind::Pause ? "pause" : clause_keyword(c.kind);
+  std::string label = c.kind == ClauseKind::Pause ? "pause" : clause_keyword(c);
   label.resize(std::max<size_t>(label.size(), 12), ' ');
   std::cout << "    " << label << body << note << "\n";
 }

@@ -65,7 +65,9 @@ int main(int argc, char** argv) {
   simulate_cmd->add_option("--metrics", simulate.metrics, "Recorded metrics file")->required();
   simulate_cmd->add_option("--from", simulate.from, "Start (default: the first sample)");
   simulate_cmd->add_option("--to", simulate.to, "End (default: the last sample)");
-  simulate_cmd->add_option("--step", simulate.step, "Evaluation interval")->default_str("15s");
+  auto* step_option = simulate_cmd->add_option(
+      "--step", simulate.step,
+      "Evaluation interval (default: a run recording's own times, or 15s)");
   simulate_cmd->add_option("--knob", simulate.knobs, "A knob's value at the start, NAME=VALUE");
   simulate_cmd->add_option("--effects", simulate.effects,
                            "An effect model (TOML): how knob changes move the metrics");
@@ -93,6 +95,12 @@ int main(int argc, char** argv) {
   run_cmd->add_option("--config", run.config, "The daemon config (setpoint.toml)")->required();
   run_cmd->add_flag("--dry-run", run.dry_run,
                     "Never touch an actuator; log what would have been done");
+  run_cmd->add_option("--duration", run.duration, "Stop after this long, as on SIGTERM (90s)");
+  run_cmd->add_option("--record", run.record,
+                      "At exit, write the samples seen and when each evaluation ran, for simulate");
+  run_cmd->add_option("--report", run.report, "At exit, write an HTML report (as simulate's)");
+  run_cmd->add_flag("--live", run.live,
+                    "Show events and policy states on stdout, and a summary at exit");
 
   setpoint::CtlCommand ctl;
   auto* ctl_cmd = app.add_subcommand("ctl", "Talk to a running daemon's control API");
@@ -126,7 +134,10 @@ int main(int argc, char** argv) {
   if (app.got_subcommand(list_cmd)) return setpoint::run_list(list);
   if (app.got_subcommand(graph_cmd)) return setpoint::run_graph(graph);
   if (app.got_subcommand(eval_cmd)) return setpoint::run_eval(eval);
-  if (app.got_subcommand(simulate_cmd)) return setpoint::run_simulate(simulate);
+  if (app.got_subcommand(simulate_cmd)) {
+    simulate.step_given = step_option->count() > 0;
+    return setpoint::run_simulate(simulate);
+  }
   if (app.got_subcommand(test_cmd)) return setpoint::run_test(test);
   if (app.got_subcommand(audit_cmd)) return setpoint::run_audit_verify(audit);
   if (app.got_subcommand(run_cmd)) return setpoint::run_daemon(run);

@@ -128,6 +128,22 @@ enum class ActionKind : uint8_t { Set, Run, Notify, RollbackAll };
 enum class Mode : uint8_t { Auto, Propose, DryRun };
 enum class Direction : uint8_t { Decreases, Increases };
 
+// ClauseKind::Quarantine holds the clauses that say what validation outcomes do: `quarantine
+// [and rollback] after N failures, N errors, N inconclusive` and `on inconclusive keep|rollback`.
+enum class VerdictRule : uint8_t { Quarantine, OnInconclusive };
+enum class LimitKind : uint8_t { Failures, Errors, Inconclusive };
+
+// One count of a quarantine clause: `3 failures`, `2 consecutive errors`, `4 inconclusive`.
+struct ValidationLimit {
+  LimitKind kind = LimitKind::Failures;
+  double count = 0;
+  std::string_view count_text;
+  Unit count_unit = Unit::None;
+  Span count_span;
+  std::string_view words;  // as written after the count: "consecutive failures", "error"
+  Span words_span;
+};
+
 struct Argument {
   Name name;  // empty text for a positional argument
   ExprId value = kNoExpr;
@@ -154,10 +170,27 @@ struct Clause {
   ActionKind action = ActionKind::Set;
   std::vector<Name> names;     // after
   std::vector<Argument> args;  // run
+  // quarantine / on inconclusive. `number` and its fields repeat the first limit's count.
+  VerdictRule verdict_rule = VerdictRule::Quarantine;
+  std::vector<ValidationLimit> limits;
+  bool rollback = false;  // `quarantine and rollback`; `on inconclusive rollback`
 };
 
 enum class ItemKind : uint8_t { Let, Knob, Policy, Emergency, Defaults };
 enum class KnobType : uint8_t { Int, Float, Duration, Bytes, Percent };
+
+// How the engine damps changes to a knob, as the Kubernetes HPA's `behavior` does:
+// `stabilize up D down D`, `tolerance P%`, `max step N per D`.
+enum class KnobOptionKind : uint8_t { Stabilize, Tolerance, MaxStep };
+struct KnobOption {
+  KnobOptionKind kind = KnobOptionKind::Stabilize;
+  Span span;
+  Span keyword_span;
+  Duration up, down;        // stabilize: each present when written
+  Span up_span, down_span;  // the `up D` and `down D` parts
+  ExprId amount = kNoExpr;  // tolerance, max step: a Number expression
+  Duration per;             // max step
+};
 
 struct Item {
   ItemKind kind = ItemKind::Let;
@@ -169,6 +202,7 @@ struct Item {
   KnobType knob_type = KnobType::Int;
   ExprId min = kNoExpr;  // knob bounds: Number expressions (possibly negated)
   ExprId max = kNoExpr;
+  std::vector<KnobOption> options;  // knob damping, in the order written
   std::vector<Clause> clauses;
   // A block with a clause that did not parse: its other clauses are still checked, but not
   // whether required clauses are missing.
@@ -192,10 +226,42 @@ struct Module {
   const Expr& expr(ExprId id) const { return exprs[id]; }
 };
 
-const char* binary_op_text(BinaryOp op);
-bool is_comparison(BinaryOp op);
-bool is_set_operator(BinaryOp op);
-const char* knob_type_name(KnobType type);
-const char* clause_keyword(ClauseKind kind);
+// Names of the enumerations, as the language writes them.
+inline const char* binary_op_text(BinaryOp op) {
+  static const char* const names[] = {"or", "and", "unless", "==", "!=", "<", "<=",    ">",
+                                      ">=", "+",   "-",      "*",  "/",  "%", "atan2", "^"};
+  return names[static_cast<size_t>(op)];
+}
+
+inline bool is_comparison(BinaryOp op) { return op >= BinaryOp::Eq && op <= BinaryOp::Ge; }
+inline bool is_set_operator(BinaryOp op) { return op <= BinaryOp::Unless; }
+
+inline const char* knob_type_name(KnobType type) {
+  static const char* const names[] = {"int", "float", "duration", "bytes", "percent"};
+  return names[static_cast<size_t>(type)];
+}
+
+inline const char* clause_keyword(ClauseKind kind) {
+  static const char* const names[] = {
+      "description", "priority", "mode",     "trigger", "when",  "during",     "action",
+      "expect",      "rollback", "cooldown", "limit",   "after", "quarantine", "then"};
+  return names[static_cast<size_t>(kind)];
+}
+
+inline const char* clause_keyword(const Clause& clause) {
+  if (clause.kind == ClauseKind::Quarantine && clause.verdict_rule == VerdictRule::OnInconclusive)
+    return "on inconclusive";
+  return clause_keyword(clause.kind);
+}
+
+inline const char* knob_option_keyword(KnobOptionKind kind) {
+  static const char* const names[] = {"stabilize", "tolerance", "max step"};
+  return names[static_cast<size_t>(kind)];
+}
+
+inline const char* limit_kind_name(LimitKind kind) {
+  static const char* const names[] = {"failures", "errors", "inconclusive"};
+  return names[static_cast<size_t>(kind)];
+}
 
 }  // namespace setpoint

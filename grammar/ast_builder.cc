@@ -1,3 +1,5 @@
+// The parse tree of one item or clause -> AST nodes: expressions in precedence order, literals
+// decoded (and their errors reported), clauses and knob options with their source spans.
 #include "grammar/ast_builder.h"
 
 #include <cctype>
@@ -49,6 +51,7 @@ class Builder {
   void count(const ParseNode& number_node, Clause& c);
   void string_field(const ParseNode& n, Clause& c);
   void action(const ParseNode& n, Clause& c);
+  KnobOption knob_option(const ParseNode& n);
 
   Module& m_;
   Diagnostics& diags_;
@@ -403,6 +406,37 @@ void Builder::action(const ParseNode& n, Clause& c) {
   }
 }
 
+KnobOption Builder::knob_option(const ParseNode& n) {
+  KnobOption o;
+  o.span = span(n);
+  std::string_view t = text(n);
+  o.keyword_span = {o.span.begin,
+                    o.span.begin + static_cast<uint32_t>(t.find_first_of(" \t\r\n#"))};
+  if (n.is_type<rules::stabilize_option>()) {
+    o.kind = KnobOptionKind::Stabilize;
+    for (const auto& window : n.children) {
+      bool up = text(*window).substr(0, 2) == "up";
+      // A direction given twice keeps the first; the checker reports the second (E0610).
+      if (up ? o.up.present : o.down.present) {
+        diags_.add(Code::BadDamping, m_.file.get(), span(*window),
+                   std::string("'stabilize ") + (up ? "up" : "down") + "' is given twice",
+                   "give each direction once: `stabilize up 0s down 5m`");
+        continue;
+      }
+      (up ? o.up : o.down) = duration(*window->children[0]);
+      (up ? o.up_span : o.down_span) = span(*window);
+    }
+  } else if (n.is_type<rules::tolerance_option>()) {
+    o.kind = KnobOptionKind::Tolerance;
+    o.amount = number(*n.children[0]);
+  } else {  // max_step_option
+    o.kind = KnobOptionKind::MaxStep;
+    o.amount = number(*n.children[0]);
+    o.per = duration(*n.children[1]);
+  }
+  return o;
+}
+
 Clause Builder::clause(const ParseNode& n) {
   Clause c;
   c.span = span(n);
@@ -459,7 +493,36 @@ Clause Builder::clause(const ParseNode& n) {
     for (const auto& ref : kids) c.names.push_back({text(*ref), span(*ref)});
   } else if (n.is_type<rules::quarantine_clause>()) {
     c.kind = ClauseKind::Quarantine;
-    count(*kids[0], c);
+    for (const auto& kid : kids) {
+      if (kid->is_type<rules::quarantine_rollback>()) {
+        c.rollback = true;
+        continue;
+      }
+      ValidationLimit limit;
+      Clause counted;
+      count(*kid->children[0], counted);
+      limit.count = counted.number;
+      limit.count_text = counted.number_text;
+      limit.count_unit = counted.number_unit;
+      limit.count_span = counted.number_span;
+      const ParseNode& words = *kid->children[1];
+      limit.words = text(words);
+      limit.words_span = span(words);
+      std::string_view k = text(*words.children[0]);
+      limit.kind = k.substr(0, 4) == "fail"    ? LimitKind::Failures
+                   : k.substr(0, 5) == "error" ? LimitKind::Errors
+                                               : LimitKind::Inconclusive;
+      c.limits.push_back(limit);
+    }
+    const ValidationLimit& first = c.limits.front();
+    c.number = first.count;
+    c.number_text = first.count_text;
+    c.number_unit = first.count_unit;
+    c.number_span = first.count_span;
+  } else if (n.is_type<rules::on_clause>()) {
+    c.kind = ClauseKind::Quarantine;
+    c.verdict_rule = VerdictRule::OnInconclusive;
+    c.rollback = text(*kids[0]) == "rollback";
   } else {  // then_clause
     c.kind = ClauseKind::Pause;
     c.duration = duration(*kids[0]);
@@ -515,6 +578,8 @@ void Builder::item(const ParseNode& n) {
     };
     it.min = bound(*n.children[2]);
     it.max = bound(*n.children[3]);
+    for (size_t k = 4; k < n.children.size(); ++k)
+      it.options.push_back(knob_option(*n.children[k]));
   } else {  // block_header
     std::string_view keyword = text(n).substr(0, it.keyword_span.end - it.keyword_span.begin);
     it.kind = keyword == "policy"      ? ItemKind::Policy
@@ -526,51 +591,6 @@ void Builder::item(const ParseNode& n) {
 
 }  // namespace
 
-namespace {
-
-// One free list per thread; blocks are kept for reuse, bounded by the largest item parsed.
-struct NodeFreeList {
-  struct Slot {
-    Slot* next;
-  };
-  Slot* head = nullptr;
-  std::vector<std::unique_ptr<unsigned char[]>> blocks;
-};
-thread_local NodeFreeList free_nodes;
-constexpr size_t kNodesPerBlock = 1024;
-
-}  // namespace
-
-void* ParseNode::operator new(std::size_t size) {
-  if (size != sizeof(ParseNode)) return ::operator new(size);
-  NodeFreeList& f = free_nodes;
-  if (!f.head) {
-    constexpr size_t stride = (sizeof(ParseNode) + alignof(std::max_align_t) - 1) /
-                              alignof(std::max_align_t) * alignof(std::max_align_t);
-    f.blocks.push_back(std::make_unique<unsigned char[]>(stride * kNodesPerBlock));
-    unsigned char* base = f.blocks.back().get();
-    for (size_t i = 0; i < kNodesPerBlock; ++i) {
-      auto* slot = reinterpret_cast<NodeFreeList::Slot*>(base + i * stride);
-      slot->next = f.head;
-      f.head = slot;
-    }
-  }
-  NodeFreeList::Slot* slot = f.head;
-  f.head = slot->next;
-  return slot;
-}
-
-void ParseNode::operator delete(void* p, std::size_t size) noexcept {
-  if (!p) return;
-  if (size != sizeof(ParseNode)) {
-    ::operator delete(p);
-    return;
-  }
-  auto* slot = static_cast<NodeFreeList::Slot*>(p);
-  slot->next = free_nodes.head;
-  free_nodes.head = slot;
-}
-
 void build_item(const ParseNode& item, Module& module, Diagnostics& diagnostics) {
   Builder(module, diagnostics).item(item);
 }
@@ -578,27 +598,6 @@ void build_item(const ParseNode& item, Module& module, Diagnostics& diagnostics)
 void build_clause(const ParseNode& clause, Module& module, Diagnostics& diagnostics) {
   Clause c = Builder(module, diagnostics).clause(clause);
   module.items.back().clauses.push_back(std::move(c));
-}
-
-const char* binary_op_text(BinaryOp op) {
-  static const char* const names[] = {"or", "and", "unless", "==", "!=", "<", "<=",    ">",
-                                      ">=", "+",   "-",      "*",  "/",  "%", "atan2", "^"};
-  return names[static_cast<size_t>(op)];
-}
-
-bool is_comparison(BinaryOp op) { return op >= BinaryOp::Eq && op <= BinaryOp::Ge; }
-bool is_set_operator(BinaryOp op) { return op <= BinaryOp::Unless; }
-
-const char* knob_type_name(KnobType type) {
-  static const char* const names[] = {"int", "float", "duration", "bytes", "percent"};
-  return names[static_cast<size_t>(type)];
-}
-
-const char* clause_keyword(ClauseKind kind) {
-  static const char* const names[] = {
-      "description", "priority", "mode",     "trigger", "when",  "during",     "action",
-      "expect",      "rollback", "cooldown", "limit",   "after", "quarantine", "then"};
-  return names[static_cast<size_t>(kind)];
 }
 
 }  // namespace setpoint

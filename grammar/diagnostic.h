@@ -27,6 +27,7 @@ enum class Severity { Error, Warning, Note };
   X(TooLarge, "E0109", "file too large")                                          \
   X(InvalidUtf8, "E0110", "invalid UTF-8")                                        \
   X(BadEscape, "E0111", "invalid escape sequence")                                \
+  X(UnknownKnobOption, "E0112", "unknown knob option")                            \
   X(UnknownKnob, "E0201", "unknown knob")                                         \
   X(UnknownPolicy, "E0202", "unknown policy")                                     \
   X(UnknownFunction, "E0203", "unknown function")                                 \
@@ -59,6 +60,8 @@ enum class Severity { Error, Warning, Note };
   X(ExpectNotPercent, "E0607", "expected change is not a percentage")             \
   X(NoExpect, "W0608", "action without an expected effect")                       \
   X(NoHold, "W0609", "trigger without a for duration")                            \
+  X(BadDamping, "E0610", "invalid knob damping")                                  \
+  X(RepeatedLimit, "E0611", "validation limit given twice")                       \
   X(KnobTugOfWar, "W0701", "policies may move a knob both ways at once")          \
   X(Flapping, "W0702", "policies may flap a knob")                                \
   X(EqualPriority, "W0703", "policies set a knob with equal priority")

@@ -30,6 +30,7 @@ class Formatter {
   std::string binary_operator(const Expr& e) const;
 
   void item(const Item& it, uint32_t next_start);
+  std::string option(const KnobOption& o) const;
   void clause(const Clause& c, uint32_t next_start);
   // `tail` goes after the expression on one line, or on a line of its own when the
   // expression is broken over several.
@@ -279,6 +280,22 @@ void Formatter::expression_lines(const std::string& prefix, ExprId id, const std
 
 std::string duration_text(const Duration& d) { return std::string(d.text); }
 
+// `consecutive   failures` as `consecutive failures`: the words, one space apart.
+std::string words(std::string_view written) {
+  std::string out;
+  bool space = false;
+  for (char ch : written) {
+    if (ch == ' ' || ch == '\t' || ch == '\r' || ch == '\n') {
+      space = !out.empty();
+    } else {
+      if (space) out += ' ';
+      out += ch;
+      space = false;
+    }
+  }
+  return out;
+}
+
 void Formatter::clause(const Clause& c, uint32_t next_start) {
   const int indent = 2;
   std::string head = clause_keyword(c.kind);
@@ -343,7 +360,15 @@ void Formatter::clause(const Clause& c, uint32_t next_start) {
         head += (i ? ", " : " ") + std::string(c.names[i].text);
       break;
     case ClauseKind::Quarantine:
-      head += " after " + std::string(c.number_text) + " consecutive failures";
+      if (c.verdict_rule == VerdictRule::OnInconclusive) {
+        head = c.rollback ? "on inconclusive rollback" : "on inconclusive keep";
+        break;
+      }
+      head += c.rollback ? " and rollback after " : " after ";
+      for (size_t i = 0; i < c.limits.size(); ++i) {
+        if (i) head += ", ";
+        head += std::string(c.limits[i].count_text) + " " + words(c.limits[i].words);
+      }
       break;
     case ClauseKind::Pause:
       head = "then pause " + duration_text(c.duration);
@@ -353,19 +378,54 @@ void Formatter::clause(const Clause& c, uint32_t next_start) {
   emit(indent, head, c.span.end, next_start);
 }
 
+// One damping option of a knob: `stabilize up 0s down 5m`, `tolerance 10%`, `max step 8 per 1m`.
+std::string Formatter::option(const KnobOption& o) const {
+  switch (o.kind) {
+    case KnobOptionKind::Stabilize: {
+      std::string out = "stabilize";
+      bool up_first = o.up.present && (!o.down.present || o.up_span.begin < o.down_span.begin);
+      for (int k = 0; k < 2; ++k) {
+        bool up = (k == 0) == up_first;
+        const Duration& d = up ? o.up : o.down;
+        if (d.present) out += std::string(up ? " up " : " down ") + duration_text(d);
+      }
+      return out;
+    }
+    case KnobOptionKind::Tolerance:
+      return "tolerance " + expr(o.amount);
+    case KnobOptionKind::MaxStep:
+      return "max step " + expr(o.amount) + " per " + duration_text(o.per);
+  }
+  return {};
+}
+
 void Formatter::item(const Item& it, uint32_t next_start) {
   switch (it.kind) {
     case ItemKind::Let:
       expression_lines("let " + std::string(it.name.text) + " = ", it.expr, "", it.span.end, 0,
                        next_start);
       return;
-    case ItemKind::Knob:
+    case ItemKind::Knob: {
       comments_before(it.span.end, 0);
-      emit(0,
-           "knob " + std::string(it.name.text) + " : " + std::string(it.type_name.text) + " in " +
-               expr(it.min) + ".." + expr(it.max),
-           it.span.end, next_start);
+      std::string head = "knob " + std::string(it.name.text) + " : " +
+                         std::string(it.type_name.text) + " in " + expr(it.min) + ".." +
+                         expr(it.max);
+      std::vector<std::string> options;
+      for (const KnobOption& o : it.options) options.push_back(option(o));
+      std::string one_line = head;
+      for (size_t i = 0; i < options.size(); ++i) one_line += (i ? ", " : " ") + options[i];
+      if (options.empty() || one_line.size() <= kLineLimit) {
+        emit(0, one_line, it.span.end, next_start);
+        return;
+      }
+      // Too long for one line: each option on a line of its own, indented under the knob.
+      emit(0, head, 0, next_start);
+      for (size_t i = 0; i < options.size(); ++i) {
+        bool last = i + 1 == options.size();
+        emit(2, options[i] + (last ? "" : ","), last ? it.span.end : 0, next_start);
+      }
       return;
+    }
     default:
       break;
   }
@@ -527,6 +587,12 @@ std::string dump_module(const Module& m) {
       dump(os, m, it.min);
       os << " ";
       dump(os, m, it.max);
+      for (const KnobOption& o : it.options) {
+        os << " " << knob_option_keyword(o.kind) << " " << (o.up.present ? o.up.seconds : -1) << " "
+           << (o.down.present ? o.down.seconds : -1) << " " << (o.per.present ? o.per.seconds : -1)
+           << " ";
+        dump(os, m, o.amount);
+      }
     }
     os << "\n";
     for (const Clause& c : it.clauses) {
@@ -540,6 +606,10 @@ std::string dump_module(const Module& m) {
         os << " " << a.name.text << "=";
         dump(os, m, a.value);
       }
+      os << " r" << static_cast<int>(c.verdict_rule) << (c.rollback ? " rollback" : "");
+      for (const ValidationLimit& l : c.limits)
+        os << " " << l.count << " u" << static_cast<int>(l.count_unit) << " "
+           << limit_kind_name(l.kind);
       os << "\n";
     }
   }

@@ -1,3 +1,5 @@
+// The parser driver: one top-level item, then one block clause, at a time with PEGTL, each
+// syntax error reported with its code and the parse resumed at the next item or clause.
 #include "grammar/parser.h"
 
 #include <cctype>
@@ -30,8 +32,10 @@ using selector = pt::selector<
         mode_value, direction, description_clause, priority_clause, mode_clause, trigger_clause,
         when_clause, during_clause, action_clause, set_action, run_action, notify_action,
         rollback_all_action, expect_clause, rollback_clause, cooldown_clause, limit_clause,
-        after_clause, quarantine_clause, then_clause, item_name, knob_type, knob_sign, knob_bound,
-        let_item, knob_item, block_header>>;
+        after_clause, quarantine_clause, quarantine_rollback, validation_limit, limit_words,
+        limit_kind, on_clause, inconclusive_action, then_clause, item_name, knob_type, knob_sign,
+        knob_bound, stabilize_option, stabilize_window, tolerance_option, max_step_option, let_item,
+        knob_item, block_header>>;
 
 // Bounds recursion (and so stack use) on hostile input. Every nesting passes through `operand`:
 // a parenthesis or call argument (an expression starts with one), a unary minus, a `^`.
@@ -74,8 +78,9 @@ Span token_at(const std::string& text, size_t pos) {
 const std::vector<std::string_view> kTopKeywords = {"let", "knob", "policy", "emergency",
                                                     "defaults"};
 const std::vector<std::string_view> kClauseKeywords = {
-    "description", "priority", "mode",     "trigger", "when",  "during",     "action",
-    "expect",      "rollback", "cooldown", "limit",   "after", "quarantine", "then"};
+    "description", "priority", "mode",  "trigger", "when",       "during", "action", "expect",
+    "rollback",    "cooldown", "limit", "after",   "quarantine", "on",     "then"};
+const std::vector<std::string_view> kKnobOptions = {"stabilize", "tolerance", "max"};
 
 bool starts_top_item(const std::string& text, size_t pos) {
   for (std::string_view k : kTopKeywords) {
@@ -173,7 +178,16 @@ void report(const SyntaxError& e, const SourceFile& file, size_t item_start, Dia
       if (hint.empty()) {
         hint =
             "clauses are description, priority, mode, trigger, when, during, action, expect, "
-            "rollback, cooldown, limit, after, quarantine and then";
+            "rollback, cooldown, limit, after, quarantine, on and then";
+      }
+      break;
+    case Code::UnknownKnobOption:
+      message = "unknown knob option '" + word + "'";
+      hint = did_you_mean(word, kKnobOptions);
+      if (hint.empty()) {
+        hint =
+            "after its bounds a knob takes `stabilize up D down D`, `tolerance P%` and `max "
+            "step N per D`";
       }
       break;
     case Code::UnknownItem:
@@ -289,6 +303,52 @@ size_t parse_block_body(Module& module, Diagnostics& diags, size_t pos) {
 }
 
 }  // namespace
+
+// Parse-tree nodes come from a free list rather than malloc (ParseNode in ast_builder.h).
+namespace {
+
+// One free list per thread; blocks are kept for reuse, bounded by the largest item parsed.
+struct NodeFreeList {
+  struct Slot {
+    Slot* next;
+  };
+  Slot* head = nullptr;
+  std::vector<std::unique_ptr<unsigned char[]>> blocks;
+};
+thread_local NodeFreeList free_nodes;
+constexpr size_t kNodesPerBlock = 1024;
+
+}  // namespace
+
+void* ParseNode::operator new(std::size_t size) {
+  if (size != sizeof(ParseNode)) return ::operator new(size);
+  NodeFreeList& f = free_nodes;
+  if (!f.head) {
+    constexpr size_t stride = (sizeof(ParseNode) + alignof(std::max_align_t) - 1) /
+                              alignof(std::max_align_t) * alignof(std::max_align_t);
+    f.blocks.push_back(std::make_unique<unsigned char[]>(stride * kNodesPerBlock));
+    unsigned char* base = f.blocks.back().get();
+    for (size_t i = 0; i < kNodesPerBlock; ++i) {
+      auto* slot = reinterpret_cast<NodeFreeList::Slot*>(base + i * stride);
+      slot->next = f.head;
+      f.head = slot;
+    }
+  }
+  NodeFreeList::Slot* slot = f.head;
+  f.head = slot->next;
+  return slot;
+}
+
+void ParseNode::operator delete(void* p, std::size_t size) noexcept {
+  if (!p) return;
+  if (size != sizeof(ParseNode)) {
+    ::operator delete(p);
+    return;
+  }
+  auto* slot = static_cast<NodeFreeList::Slot*>(p);
+  slot->next = free_nodes.head;
+  free_nodes.head = slot;
+}
 
 Module parse_module(std::shared_ptr<const SourceFile> file, Diagnostics& diags,
                     const ParseLimits& limits) {

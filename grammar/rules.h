@@ -5,11 +5,16 @@
 //   file        = { item }
 //   item        = let | knob | policy | emergency | defaults
 //   let         = "let" name "=" expr
-//   knob        = "knob" name ":" type "in" bound ".." bound
+//   knob        = "knob" name ":" type "in" bound ".." bound [ option { "," option } ]
+//   option      = "stabilize" ("up" | "down") duration [ ("up" | "down") duration ]
+//               | "tolerance" number | "max" "step" number "per" duration
 //   policy      = "policy" name "{" { clause } "}"      (emergency likewise)
 //   defaults    = "defaults" "{" { clause } "}"
 //   clause      = description | priority | mode | trigger | when | during | action | expect
-//               | rollback | cooldown | limit | after | quarantine | then
+//               | rollback | cooldown | limit | after | quarantine | on | then
+//   quarantine  = "quarantine" [ "and" "rollback" ] "after" limit { "," limit }
+//   limit       = number [ "consecutive" ] ( "failures" | "errors" | "inconclusive" | ... )
+//   on          = "on" "inconclusive" ( "keep" | "rollback" )
 //   expr        = PromQL: or < and unless < comparisons (bool) < + - < * / % atan2 < unary - < ^
 //                 with on/ignoring/group_left/group_right, aggregations with by/without,
 //                 function calls, selectors {l="v"}, [range], [range:step], offset, and
@@ -72,6 +77,17 @@ SETPOINT_KEYWORD(kw_after, "after");
 SETPOINT_KEYWORD(kw_quarantine, "quarantine");
 SETPOINT_KEYWORD(kw_consecutive, "consecutive");
 SETPOINT_KEYWORD(kw_failures, "failures");
+SETPOINT_KEYWORD(kw_failure, "failure");
+SETPOINT_KEYWORD(kw_errors, "errors");
+SETPOINT_KEYWORD(kw_error, "error");
+SETPOINT_KEYWORD(kw_inconclusive, "inconclusive");
+SETPOINT_KEYWORD(kw_keep, "keep");
+SETPOINT_KEYWORD(kw_stabilize, "stabilize");
+SETPOINT_KEYWORD(kw_up, "up");
+SETPOINT_KEYWORD(kw_down, "down");
+SETPOINT_KEYWORD(kw_tolerance, "tolerance");
+SETPOINT_KEYWORD(kw_max, "max");
+SETPOINT_KEYWORD(kw_step, "step");
 SETPOINT_KEYWORD(kw_then, "then");
 SETPOINT_KEYWORD(kw_pause, "pause");
 SETPOINT_KEYWORD(kw_auto, "auto");
@@ -244,8 +260,17 @@ struct limit_clause : seq<kw_limit, _, must<count>, _, must<kw_per>, _, must<dur
 struct policy_ref : identifier {};
 struct policy_refs : list<policy_ref, comma, blank_or_comment> {};
 struct after_clause : seq<kw_after, _, must<policy_refs>> {};
-struct quarantine_clause : seq<kw_quarantine, _, must<kw_after>, _, must<count>, _,
-                               must<kw_consecutive>, _, must<kw_failures>> {};
+// `quarantine after 3 consecutive failures` is the first form this clause had; `consecutive` may
+// precede any kind, and means what the engine counts anyway (docs/validation.md).
+struct limit_kind : sor<kw_failures, kw_failure, kw_errors, kw_error, kw_inconclusive> {};
+struct limit_words : seq<opt<kw_consecutive, _>, must<limit_kind>> {};
+struct validation_limit : seq<count, _, limit_words> {};
+struct limit_count : seq<validation_limit> {};  // a count after a comma: its own message
+struct quarantine_rollback : seq<kw_and, _, must<kw_rollback>> {};
+struct quarantine_clause : seq<kw_quarantine, _, opt<quarantine_rollback, _>, must<kw_after>, _,
+                               must<validation_limit>, star<_, comma, _, must<limit_count>>> {};
+struct inconclusive_action : sor<kw_keep, kw_rollback> {};
+struct on_clause : seq<kw_on, _, must<kw_inconclusive>, _, must<inconclusive_action>> {};
 struct then_clause : seq<kw_then, _, must<kw_pause>, _, must<duration>> {};
 
 // A word that starts no clause: reported at the word, with a did-you-mean.
@@ -258,7 +283,7 @@ struct clause : sor<guarded<kw_description, description_clause>,
                     guarded<kw_expect, expect_clause>, guarded<kw_rollback, rollback_clause>,
                     guarded<kw_cooldown, cooldown_clause>, guarded<kw_limit, limit_clause>,
                     guarded<kw_after, after_clause>, guarded<kw_quarantine, quarantine_clause>,
-                    guarded<kw_then, then_clause>, unknown_clause> {};
+                    guarded<kw_on, on_clause>, guarded<kw_then, then_clause>, unknown_clause> {};
 
 struct open_block : one<'{'> {};
 
@@ -271,12 +296,29 @@ struct knob_bound : seq<opt<knob_sign, _>, number> {};
 struct range_dots : TAO_PEGTL_STRING("..") {};
 struct knob_bounds : seq<kw_in, _, must<knob_bound>, _, must<range_dots>, _, must<knob_bound>> {};
 
+// Damping options follow the bounds, separated by commas, on one line or several.
+struct stabilize_direction : sor<kw_up, kw_down> {};
+struct stabilize_window : seq<stabilize_direction, _, must<duration>> {};
+struct stabilize_option : seq<kw_stabilize, _, must<stabilize_window>, opt<_, stabilize_window>> {};
+struct tolerance_option : seq<kw_tolerance, _, must<count>> {};
+struct step_amount : seq<number> {};
+struct step_per : seq<kw_per> {};
+struct max_step_option
+    : seq<kw_max, _, must<kw_step>, _, must<step_amount>, _, must<step_per>, _, must<duration>> {};
+struct knob_option
+    : sor<guarded<kw_stabilize, stabilize_option>, guarded<kw_tolerance, tolerance_option>,
+          guarded<kw_max, max_step_option>> {};
+struct knob_options : seq<knob_option, star<_, comma, _, must<knob_option>>> {};
+// A word after the bounds on the same line that starts no option: reported at the word.
+struct unknown_knob_option : seq<at<identifier>, raise<unknown_knob_option>> {};
+struct knob_tail : sor<seq<_, guarded<sor<kw_stabilize, kw_tolerance, kw_max>, knob_options>>,
+                       seq<star<one<' ', '\t'>>, not_at<top_keyword>, unknown_knob_option>> {};
+
 // Lets and knobs are used inside expressions, where reserved words cannot stand as names.
 struct value_name : seq<not_at<reserved>, item_name> {};
 struct let_item : seq<kw_let, _, must<value_name>, _, must<equals>, _, must<expression>> {};
-struct knob_item
-    : seq<kw_knob, _, must<value_name>, _, must<colon>, _, must<knob_type>, _, must<knob_bounds>> {
-};
+struct knob_item : seq<kw_knob, _, must<value_name>, _, must<colon>, _, must<knob_type>, _,
+                       must<knob_bounds>, opt<knob_tail>> {};
 // A block is parsed as its header, then clause by clause (see parser.cc), so that an error in
 // one clause does not hide the errors, or the checks, of the others.
 struct block_keyword : sor<kw_policy, kw_emergency, kw_defaults> {};

@@ -72,11 +72,19 @@ SETPOINT_SYNTAX_ERROR(kw_when, Syntax, "expected 'when' and a condition after 'r
                       "with `action rollback all since 30m`");
 SETPOINT_SYNTAX_ERROR(kw_per, Syntax, "expected 'per' and a duration", "write `limit 3 per 24h`");
 SETPOINT_SYNTAX_ERROR(kw_after, Syntax, "expected 'after'",
-                      "write `quarantine after 3 consecutive failures`");
-SETPOINT_SYNTAX_ERROR(kw_consecutive, Syntax, "expected 'consecutive'",
-                      "write `quarantine after 3 consecutive failures`");
-SETPOINT_SYNTAX_ERROR(kw_failures, Syntax, "expected 'failures'",
-                      "write `quarantine after 3 consecutive failures`");
+                      "write `quarantine after 3 failures, 2 errors, 4 inconclusive`");
+SETPOINT_SYNTAX_ERROR(validation_limit, Syntax, "expected a count of validations",
+                      "write `quarantine after 3 failures, 2 errors, 4 inconclusive`");
+SETPOINT_SYNTAX_ERROR(limit_count, Syntax, "expected another count after ','",
+                      "write `quarantine after 3 failures, 2 errors, 4 inconclusive`");
+SETPOINT_SYNTAX_ERROR(limit_kind, Syntax, "expected failures, errors or inconclusive",
+                      "write `quarantine after 3 failures, 2 errors, 4 inconclusive`");
+SETPOINT_SYNTAX_ERROR(kw_rollback, Syntax, "expected 'rollback' after 'quarantine and'",
+                      "write `quarantine and rollback after 3 inconclusive`");
+SETPOINT_SYNTAX_ERROR(kw_inconclusive, Syntax, "expected 'inconclusive' after 'on'",
+                      "write `on inconclusive keep` or `on inconclusive rollback`");
+SETPOINT_SYNTAX_ERROR(inconclusive_action, Syntax, "expected 'keep' or 'rollback'",
+                      "write `on inconclusive keep` or `on inconclusive rollback`");
 SETPOINT_SYNTAX_ERROR(kw_pause, Syntax, "expected 'pause'", "write `then pause 1h`");
 SETPOINT_SYNTAX_ERROR(kw_all, Syntax, "expected 'all'", "write `action rollback all since 30m`");
 SETPOINT_SYNTAX_ERROR(kw_since, Syntax, "expected 'since'",
@@ -100,6 +108,17 @@ SETPOINT_SYNTAX_ERROR(knob_bounds, Syntax, "expected the knob's bounds",
 SETPOINT_SYNTAX_ERROR(knob_bound, Syntax, "expected a number",
                       "bounds look like 0..100, 0s..1h or 64MiB..4GiB");
 SETPOINT_SYNTAX_ERROR(range_dots, Syntax, "expected '..' between the bounds", "write `in 4..256`");
+SETPOINT_SYNTAX_ERROR(stabilize_window, Syntax, "expected 'up' or 'down' and a duration",
+                      "write `stabilize up 0s down 5m`");
+SETPOINT_SYNTAX_ERROR(kw_step, Syntax, "expected 'step' after 'max'", "write `max step 8 per 1m`");
+SETPOINT_SYNTAX_ERROR(step_amount, Syntax, "expected the size of the step",
+                      "write `max step 8 per 1m`, or a percentage: `max step 50% per 1m`");
+SETPOINT_SYNTAX_ERROR(step_per, Syntax, "expected 'per' and a duration",
+                      "write `max step 8 per 1m`");
+SETPOINT_SYNTAX_ERROR(knob_option, Syntax, "expected a damping option after ','",
+                      "the options are `stabilize up D down D`, `tolerance P%` and `max step N per "
+                      "D`");
+SETPOINT_SYNTAX_ERROR(unknown_knob_option, UnknownKnobOption, "unknown knob option", "");
 SETPOINT_SYNTAX_ERROR(unknown_item, UnknownItem,
                       "expected let, knob, policy, emergency or defaults", "");
 

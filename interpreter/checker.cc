@@ -27,6 +27,14 @@ std::string knob_kind(KnobType type) {
   return (type == KnobType::Int ? "an " : "a ") + name + " knob";
 }
 
+// The unit of a knob's values, as its bounds and literal values are written.
+Unit knob_unit(KnobType type) {
+  return type == KnobType::Duration  ? Unit::Seconds
+         : type == KnobType::Bytes   ? Unit::Bytes
+         : type == KnobType::Percent ? Unit::Percent
+                                     : Unit::None;
+}
+
 // What each kind of block accepts, and how often.
 struct ClauseRule {
   bool allowed = false;
@@ -92,11 +100,12 @@ std::string not_allowed_hint(ItemKind block, ClauseKind c) {
   if (block == ItemKind::Policy && c == ClauseKind::Pause) {
     return "only an emergency pauses automatic actions";
   }
-  if (block == ItemKind::Emergency && (c == ClauseKind::Expect || c == ClauseKind::Rollback)) {
+  if (block == ItemKind::Emergency &&
+      (c == ClauseKind::Expect || c == ClauseKind::Rollback || c == ClauseKind::Quarantine)) {
     return "an emergency's actions are not validated or rolled back";
   }
   if (block == ItemKind::Defaults) {
-    return "defaults hold mode, rollback, cooldown, limit and quarantine";
+    return "defaults hold mode, rollback, cooldown, limit, quarantine and on inconclusive";
   }
   return "";
 }
@@ -113,6 +122,9 @@ class Checker {
   void check_clause(uint32_t m, const Item& it, const Clause& c);
   void check_condition(uint32_t m, ExprId id, bool rollback);
   void check_count(uint32_t m, const Clause& c, const char* what, double min, double max);
+  void check_count(uint32_t m, double n, Unit unit, std::string_view text, Span span,
+                   const std::string& what, double min, double max);
+  void check_limits(uint32_t m, const Clause& c);
   void check_set(uint32_t m, const Clause& c);
   void check_knob_literal(uint32_t m, const KnobInfo& knob, ExprId id, const char* role);
   void check_during(uint32_t m, const Clause& c);
@@ -147,7 +159,7 @@ void Checker::declare(uint32_t m) {
         double lo = 0, hi = 0;
         literal_number(mod, it.min, &lo);
         literal_number(mod, it.max, &hi);
-        KnobInfo info{it.name.text, it.knob_type, lo, hi, m, i};
+        KnobInfo info{it.name.text, it.knob_type, lo, hi, m, i, knob_damping(mod, it)};
         auto found = ctx_.knobs.find(it.name.text);
         if (found == ctx_.knobs.end()) {
           ctx_.knobs.emplace(it.name.text, static_cast<uint32_t>(ctx_.out.knobs.size()));
@@ -158,12 +170,14 @@ void Checker::declare(uint32_t m) {
         const Item& first_item = ctx_.modules[first.module].items[first.item];
         if (first.module == m) {
           duplicate(m, it.name, "knob", ctx_.file(m), first_item.name.span);
-        } else if (first.type != info.type || first.min != info.min || first.max != info.max) {
+        } else if (first.type != info.type || first.min != info.min || first.max != info.max ||
+                   !(first.damping == info.damping)) {
           // The same knob may be declared in several files, but always the same way.
           ctx_.diags
               .add(Code::KnobConflict, ctx_.file(m), it.span,
                    "knob " + quoted(it.name.text) + " is declared differently in another file",
-                   "declare it with the same type and bounds everywhere, or in one shared file")
+                   "declare it with the same type, bounds and damping everywhere, or in one "
+                   "shared file")
               .notes.push_back({ctx_.file(first.module), first_item.span, "declared here"});
         }
         break;
@@ -194,10 +208,7 @@ void Checker::declare(uint32_t m) {
 
 void Checker::check_knob(uint32_t m, const Item& it) {
   const Module& mod = ctx_.modules[m];
-  Unit want = it.knob_type == KnobType::Duration  ? Unit::Seconds
-              : it.knob_type == KnobType::Bytes   ? Unit::Bytes
-              : it.knob_type == KnobType::Percent ? Unit::Percent
-                                                  : Unit::None;
+  Unit want = knob_unit(it.knob_type);
   double bounds[2] = {0, 0};
   ExprId ids[2] = {it.min, it.max};
   for (int k = 0; k < 2; ++k) {
@@ -226,6 +237,7 @@ void Checker::check_knob(uint32_t m, const Item& it) {
         "knob " + quoted(it.name.text) + " has an empty range: its minimum is above its maximum",
         "write the smaller bound first");
   }
+  check_knob_damping(mod, it, ctx_.diags);
 }
 
 void Checker::check_condition(uint32_t m, ExprId id, bool rollback) {
@@ -249,12 +261,38 @@ void Checker::check_condition(uint32_t m, ExprId id, bool rollback) {
 }
 
 void Checker::check_count(uint32_t m, const Clause& c, const char* what, double min, double max) {
-  if (c.number_unit != Unit::None || c.number != std::floor(c.number) || c.number < min ||
-      c.number > max) {
-    ctx_.diags.add(Code::NumberOutOfRange, ctx_.file(m), c.number_span,
-                   std::string(what) + " must be a whole number from " + format_number(min) +
-                       " to " + format_number(max) + ", found " + quoted(c.number_text),
+  check_count(m, c.number, c.number_unit, c.number_text, c.number_span, what, min, max);
+}
+
+void Checker::check_count(uint32_t m, double n, Unit unit, std::string_view text, Span span,
+                          const std::string& what, double min, double max) {
+  if (unit != Unit::None || n != std::floor(n) || n < min || n > max) {
+    ctx_.diags.add(Code::NumberOutOfRange, ctx_.file(m), span,
+                   what + " must be a whole number from " + format_number(min) + " to " +
+                       format_number(max) + ", found " + quoted(text),
                    "");
+  }
+}
+
+// The counts of a quarantine clause; each kind of limit at most once.
+void Checker::check_limits(uint32_t m, const Clause& c) {
+  const ValidationLimit* seen[3] = {};
+  for (const ValidationLimit& l : c.limits) {
+    check_count(m, l.count, l.count_unit, l.count_text, l.count_span,
+                l.kind == LimitKind::Inconclusive
+                    ? std::string("the number of inconclusive validations")
+                    : std::string("the number of ") + limit_kind_name(l.kind),
+                1, 1000);
+    const ValidationLimit*& first = seen[static_cast<size_t>(l.kind)];
+    if (first) {
+      ctx_.diags
+          .add(Code::RepeatedLimit, ctx_.file(m), l.words_span,
+               std::string("the limit on ") + limit_kind_name(l.kind) + " is given twice",
+               "give each of failures, errors and inconclusive once")
+          .notes.push_back({ctx_.file(m), first->words_span, "first given here"});
+    } else {
+      first = &l;
+    }
   }
 }
 
@@ -263,10 +301,7 @@ void Checker::check_knob_literal(uint32_t m, const KnobInfo& knob, ExprId id, co
   double value = 0;
   const Expr* lit = literal_number(mod, id, &value);
   if (!lit) return;
-  Unit want = knob.type == KnobType::Duration  ? Unit::Seconds
-              : knob.type == KnobType::Bytes   ? Unit::Bytes
-              : knob.type == KnobType::Percent ? Unit::Percent
-                                               : Unit::None;
+  Unit want = knob_unit(knob.type);
   const Expr& whole = mod.expr(id);
   if (lit->unit != want && !(lit->unit == Unit::None && value == 0)) {
     ctx_.diags.add(Code::KnobUnit, ctx_.file(m), whole.span,
@@ -425,7 +460,7 @@ void Checker::check_clause(uint32_t m, const Item& it, const Clause& c) {
       check_count(m, c, "the limit", 1, 1e6);
       break;
     case ClauseKind::Quarantine:
-      check_count(m, c, "the number of failures", 1, 1000);
+      check_limits(m, c);
       break;
     case ClauseKind::After:
       check_after(m, it, c);
@@ -479,18 +514,22 @@ void Checker::check_clause(uint32_t m, const Item& it, const Clause& c) {
 }
 
 void Checker::check_block(uint32_t m, const Item& it) {
+  // One slot per clause kind, and one for `on inconclusive` (a form of ClauseKind::Quarantine).
   const Clause* seen[16] = {};
+  static_assert(static_cast<size_t>(ClauseKind::Pause) < 15);
   for (const Clause& c : it.clauses) {
     ClauseRule rule = clause_rule(it.kind, c.kind);
-    size_t k = static_cast<size_t>(c.kind);
+    size_t k = c.kind == ClauseKind::Quarantine && c.verdict_rule == VerdictRule::OnInconclusive
+                   ? 15
+                   : static_cast<size_t>(c.kind);
     if (!rule.allowed) {
       ctx_.diags.add(Code::ClauseNotAllowed, ctx_.file(m), c.keyword_span,
-                     quoted(clause_keyword(c.kind)) + " is not allowed in " + block_name(it.kind),
+                     quoted(clause_keyword(c)) + " is not allowed in " + block_name(it.kind),
                      not_allowed_hint(it.kind, c.kind));
     } else if (seen[k] && !rule.repeatable) {
       ctx_.diags
           .add(Code::RepeatedClause, ctx_.file(m), c.keyword_span,
-               quoted(clause_keyword(c.kind)) + " is given twice",
+               quoted(clause_keyword(c)) + " is given twice",
                c.kind == ClauseKind::When || c.kind == ClauseKind::Trigger
                    ? "combine the conditions with `and` or `or`"
                    : "keep one of them")

@@ -10,6 +10,7 @@
 #include "grammar/ast.h"
 #include "grammar/diagnostic.h"
 #include "interpreter/functions.h"
+#include "interpreter/knob_damping.h"
 
 namespace setpoint {
 
@@ -35,6 +36,7 @@ struct KnobInfo {
   double max = 0;
   uint32_t module = 0;
   uint32_t item = 0;
+  KnobDamping damping;
 };
 
 // Time-zone names come from the system's tz database, which only the runtime may read.

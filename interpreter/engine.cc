@@ -1,7 +1,8 @@
 // The policy state machine. Per policy, one instance per label set of its trigger, with
 // Prometheus' `for` semantics: pending from the first evaluation the trigger holds, firing once
 // it has held at every evaluation for the whole duration, reset by any evaluation where it does
-// not hold or has no data. A firing instance acts once, when nothing stands in its way.
+// not hold or has no data. A firing instance acts once, when nothing stands in its way, with the
+// values it sets damped as their knobs declare (knob_damping.h).
 #include "interpreter/engine.h"
 
 #include <algorithm>
@@ -64,6 +65,9 @@ Engine::Engine(const std::vector<Module>& modules, const CheckedProgram& checked
   }
   state_.resize(program.policies.size());
   order_ = policy_order();
+  for (const KnobInfo& k : checked.knobs) {
+    if (k.damping.any()) damping_.emplace(std::string(k.name), k.damping);
+  }
 }
 
 void Engine::set_knob(std::string_view knob, double value) {
@@ -95,7 +99,18 @@ PolicyRules Engine::read_rules(const PolicyPlan& plan) const {
         r.limit_seconds = c.duration.seconds;
         break;
       case ClauseKind::Quarantine:
-        r.quarantine_after = static_cast<int>(c.number);
+        if (c.verdict_rule == VerdictRule::OnInconclusive) {
+          r.rollback_inconclusive = c.rollback;
+          break;
+        }
+        r.failure_limit = r.error_limit = r.inconclusive_limit = 0;
+        r.rollback_at_limit = c.rollback;
+        for (const ValidationLimit& l : c.limits) {
+          int& limit = l.kind == LimitKind::Failures ? r.failure_limit
+                       : l.kind == LimitKind::Errors ? r.error_limit
+                                                     : r.inconclusive_limit;
+          limit = static_cast<int>(l.count);
+        }
         break;
       case ClauseKind::Pause:
         r.pause_seconds = c.duration.seconds;
@@ -198,6 +213,7 @@ std::vector<Event> Engine::evaluate(int64_t t_ms) {
   last_eval_ms_ = t_ms;
   evaluator_.at(t_ms);
   knob_actor_.clear();
+  for (const auto& [knob, d] : damping_) prune_history(knob_history_[knob], d, t_ms);
   track(t_ms);
   check_validations(t_ms, out);
   for (size_t p : order_) {
@@ -213,6 +229,7 @@ std::vector<Event> Engine::evaluate(int64_t t_ms) {
       out.push_back(std::move(ev));
     }
   }
+  record_status_quo(t_ms);
   return out;
 }
 
@@ -285,8 +302,8 @@ std::string Engine::skip_reason(size_t p, const Labels& instance, int64_t t_ms) 
   }
   if (st.paused) return "paused by an operator";
   if (st.quarantined) {
-    return "quarantined after " + std::to_string(st.consecutive_failures) +
-           " consecutive failed validations";
+    return st.quarantine_reason.empty() ? "quarantined"
+                                        : "quarantined after " + st.quarantine_reason;
   }
   if (plan.when != kNoNode) {
     NodeId when = boost::source(*boost::in_edges(plan.when, program_.graph).first, program_.graph);
@@ -360,28 +377,29 @@ void Engine::act(size_t p, const Labels& instance, int64_t t_ms, std::vector<Eve
     out.push_back(std::move(e));
     return &out.back();
   };
+  auto skip = [&](const std::string& reason) {
+    if (reason != inst.last_skip) event(EventKind::Skipped, {}, NAN, NAN, reason);
+    inst.last_skip = reason;
+  };
   // Every value is computed before anything changes, so that one action's knob change cannot
   // alter a later action's value within the same firing; a value without data stops them all.
   struct Planned {
     const Clause* clause;
     double value = NAN;
     double current = NAN;
+    std::string damped{};  // why damping left the knob as it is, or how it changed the value
+    bool unchanged = false;
   };
   std::vector<Planned> planned;
-  size_t action_index = 0;
+  size_t action_index = 0, sets = 0, unchanged = 0;
   for (const Clause& c : item.clauses) {
     if (c.kind != ClauseKind::Action) continue;
     NodeId node = plan.actions[action_index++];
     Planned step{&c};
     if (c.action == ActionKind::Set) {
-      std::optional<double> current = knob(c.name.text);
-      if (!current) {
-        std::string reason =
-            "the current value of knob " + std::string(c.name.text) + " is unknown";
-        if (reason != inst.last_skip) event(EventKind::Skipped, {}, NAN, NAN, reason);
-        inst.last_skip = reason;
-        return;
-      }
+      std::string name(c.name.text);
+      std::optional<double> current = knob(name);
+      if (!current) return skip("the current value of knob " + name + " is unknown");
       std::vector<NodeId> in;
       for (auto [e, end] = boost::in_edges(node, program_.graph); e != end; ++e) {
         in.push_back(boost::source(*e, program_.graph));
@@ -396,32 +414,50 @@ void Engine::act(size_t p, const Labels& instance, int64_t t_ms, std::vector<Eve
             value = s.value;
         }
       }
-      if (!value || std::isnan(*value)) {
-        std::string reason = "the value for knob " + std::string(c.name.text) + " has no data";
-        if (reason != inst.last_skip) event(EventKind::Skipped, {}, NAN, NAN, reason);
-        inst.last_skip = reason;
-        return;
-      }
+      if (!value || std::isnan(*value)) return skip("the value for knob " + name + " has no data");
       for (const KnobInfo& k : checked_.knobs) {
         if (k.name == c.name.text) value = std::clamp(*value, k.min, k.max);
       }
       step.value = *value;
       step.current = *current;
+      // An emergency is the last line of defence: nothing delays or shortens what it does.
+      if (!plan.emergency && damping_.count(name)) {
+        DampedStep d = damp(name, *current, *value, t_ms);
+        step.value = d.value;
+        step.unchanged = !d.skip.empty();
+        step.damped = step.unchanged ? d.skip : d.note;
+        unchanged += step.unchanged;
+      }
+      ++sets;
     }
     planned.push_back(step);
+  }
+  // Damping that leaves every knob as it is leaves the whole firing waiting: its notifications
+  // and actuators would announce a change that is not made. It is tried again next evaluation.
+  if (sets > 0 && unchanged == sets) {
+    for (const Planned& step : planned) {
+      if (step.unchanged) return skip(step.damped);
+    }
   }
 
   inst.acted = true;
   bool automatic = r.mode == Mode::Auto;
   if (automatic) {
     st.last_action_ms = t_ms;
-    st.action_times.push_back(t_ms);
+    remember_action_time(p, t_ms);
   }
+  std::vector<std::string> set_knobs;
   for (const Planned& step : planned) {
     const Clause& c = *step.clause;
     switch (c.action) {
       case ActionKind::Set: {
         std::string name(c.name.text);
+        if (step.unchanged) {
+          event(EventKind::Skipped, name, NAN, NAN, step.damped);
+          break;
+        }
+        set_knobs.push_back(name);
+        std::string note = step.damped.empty() ? "" : "; " + step.damped;
         if (r.mode == Mode::Propose) {
           // One proposal per firing, approved or rejected whole (approve(), reject()).
           if (proposals_.empty() || proposals_.back().policy != plan.name ||
@@ -430,13 +466,13 @@ void Engine::act(size_t p, const Labels& instance, int64_t t_ms, std::vector<Eve
                 {next_action_++, plan.name, instance, t_ms, inst.active_since, {}});
           }
           proposals_.back().steps.emplace_back(name, step.value);
-          Event* e =
-              event(EventKind::Proposed, name, step.current, step.value, "awaiting approval");
+          Event* e = event(EventKind::Proposed, name, step.current, step.value,
+                           "awaiting approval" + note);
           e->action = proposals_.back().id;
         } else if (r.mode == Mode::DryRun) {
-          event(EventKind::WouldApply, name, step.current, step.value, "dry-run");
+          event(EventKind::WouldApply, name, step.current, step.value, "dry-run" + note);
         } else {
-          apply_step(p, instance, t_ms, name, step.value, {}, out);
+          apply_step(p, instance, t_ms, name, step.value, step.damped, out);
         }
         break;
       }
@@ -452,14 +488,12 @@ void Engine::act(size_t p, const Labels& instance, int64_t t_ms, std::vector<Eve
         break;
     }
   }
-  std::vector<std::string> set_knobs;
-  for (const Planned& step : planned) {
-    if (step.clause->action == ActionKind::Set) set_knobs.emplace_back(step.clause->name.text);
-  }
   if (automatic && !plan.emergency && !set_knobs.empty() &&
       (!r.expects.empty() || !r.rollbacks.empty())) {
-    start_validation(p, instance, next_action_ - set_knobs.size(), std::move(set_knobs),
-                     inst.active_since, t_ms);
+    // The first action's id is taken before set_knobs is moved into the call: the order in
+    // which arguments are evaluated is unspecified, and GCC moves it first (size() is then 0).
+    uint64_t first = next_action_ - set_knobs.size();
+    start_validation(p, instance, first, std::move(set_knobs), inst.active_since, t_ms);
   }
   if (plan.emergency && automatic && r.pause_seconds > 0) {
     paused_until_ = t_ms + seconds_to_ms(r.pause_seconds);
@@ -473,8 +507,9 @@ void Engine::apply_step(size_t p, const Labels& instance, int64_t t_ms, const st
                         double value, const std::string& reason, std::vector<Event>& out) {
   knob_actor_.emplace(knob, p);
   double before = this->knob(knob).value_or(NAN);
-  set_knob(knob, value);
-  AppliedAction a{next_action_++, p, t_ms, knob, before, value, false};
+  uint64_t id = next_action_++;
+  change_knob(knob, value, t_ms, id);
+  AppliedAction a{id, p, t_ms, knob, before, value, false};
   Event e = make_event(p, instance, t_ms, EventKind::Applied);
   e.knob = knob;
   e.from = before;
@@ -483,6 +518,29 @@ void Engine::apply_step(size_t p, const Labels& instance, int64_t t_ms, const st
   e.reason = reason;
   out.push_back(std::move(e));
   applied_.push_back(std::move(a));
+  // The actions an operator can still roll back by id or by time: the newest ones. Without a
+  // bound the list, and the state written after every decision, grow with every action taken.
+  while (applied_.size() > kRememberedActions) {
+    auto old = std::find_if(applied_.begin(), applied_.end(), [this](const AppliedAction& x) {
+      return std::none_of(validations_.begin(), validations_.end(), [&](const Validation& v) {
+        return v.policy == x.policy && v.applied_ms == x.t_ms;
+      });
+    });
+    if (old == applied_.end()) break;
+    applied_.erase(old);
+  }
+}
+
+// Only a `limit` counts action times, and only within its period.
+void Engine::remember_action_time(size_t p, int64_t t_ms) {
+  const PolicyRules& r = rules_[p];
+  PolicyState& st = state_[p];
+  if (r.limit_count <= 0) return;
+  int64_t period = seconds_to_ms(r.limit_seconds);
+  while (!st.action_times.empty() && st.action_times.front() <= t_ms - period) {
+    st.action_times.pop_front();
+  }
+  st.action_times.push_back(t_ms);
 }
 
 Event Engine::make_event(size_t p, const Labels& instance, int64_t t_ms, EventKind kind) const {
@@ -501,7 +559,7 @@ void Engine::rollback_since(size_t emergency, int64_t since_ms, int64_t t_ms,
   for (auto it = applied_.rbegin(); it != applied_.rend(); ++it) {
     if (it->undone || it->t_ms < since_ms) continue;
     it->undone = true;
-    set_knob(it->knob, it->before);
+    change_knob(it->knob, it->before, t_ms, it->id);
     Event e;
     e.t_ms = t_ms;
     e.policy = program_.policies[it->policy].name;
@@ -513,6 +571,44 @@ void Engine::rollback_since(size_t emergency, int64_t since_ms, int64_t t_ms,
     e.reason = "emergency " + program_.policies[emergency].name;
     out.push_back(std::move(e));
   }
+}
+
+// The knob's damping for one `set`; its recommendation joins the knob's history, since the
+// stabilization window weighs what every policy asked for, whatever became of it.
+DampedStep Engine::damp(const std::string& knob, double current, double wanted, int64_t t_ms) {
+  const KnobDamping& d = damping_.at(knob);
+  KnobHistory& h = knob_history_[knob];
+  bool integer = false;
+  for (const KnobInfo& k : checked_.knobs) {
+    if (k.name == knob) integer = k.type == KnobType::Int;
+  }
+  DampedStep step = damp_step(d, h, knob, integer, current, wanted, t_ms);
+  if (d.stabilizes()) h.recommendations.push_back({t_ms, step.recommendation});
+  return step;
+}
+
+// An evaluation at which no policy computed a value for a stabilized knob recommends keeping it
+// as it is, as an HPA whose metrics are on target recommends its current replicas: a change
+// must then be asked for over the whole window before it is made.
+void Engine::record_status_quo(int64_t t_ms) {
+  for (const auto& [knob, d] : damping_) {
+    if (!d.stabilizes()) continue;
+    KnobHistory& h = knob_history_[knob];
+    std::optional<double> current = this->knob(knob);
+    if (!current || (!h.recommendations.empty() && h.recommendations.back().t_ms == t_ms)) continue;
+    h.recommendations.push_back({t_ms, *current});
+  }
+}
+
+void Engine::change_knob(const std::string& knob, double value, int64_t t_ms, uint64_t action) {
+  std::optional<double> before = this->knob(knob);
+  set_knob(knob, value);
+  auto d = damping_.find(knob);
+  if (d == damping_.end() || d->second.max_step == 0 || !before || std::isnan(*before) ||
+      std::isnan(value) || *before == value) {
+    return;
+  }
+  knob_history_[knob].changes.push_back({t_ms, value - *before, action});
 }
 
 }  // namespace setpoint

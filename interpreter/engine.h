@@ -13,6 +13,7 @@
 
 #include "interpreter/engine_event.h"
 #include "interpreter/evaluator.h"
+#include "interpreter/knob_damping.h"
 #include "interpreter/time_window.h"
 
 namespace setpoint {
@@ -39,9 +40,15 @@ struct PolicyRules {
   double cooldown_seconds = 0;  // 0: none
   int limit_count = 0;          // limit N per D; 0: none
   double limit_seconds = 0;
-  int quarantine_after = 0;        // consecutive failed validations; 0: never
-  double pause_seconds = 0;        // emergencies: then pause D
-  std::vector<TimeWindow> during;  // any of them must hold
+  // quarantine [and rollback] after N failures, N errors, N inconclusive (docs/validation.md):
+  // each 0 when not given. A policy's own clause replaces its file's defaults' whole.
+  int failure_limit = 0;
+  int error_limit = 0;
+  int inconclusive_limit = 0;
+  bool rollback_at_limit = false;      // undo the action judged before quarantining
+  bool rollback_inconclusive = false;  // on inconclusive rollback
+  double pause_seconds = 0;            // emergencies: then pause D
+  std::vector<TimeWindow> during;      // any of them must hold
   struct Expect {
     NodeId expr = kNoNode;
     std::string name;  // how reasons name it: the let, or the expression as written
@@ -58,9 +65,10 @@ struct PolicyRules {
 };
 
 // What survives a restart or a reload (runtime/engine_state_json.cc stores it): holds,
-// cooldowns, rate-limit counts, quarantines, pauses, applied actions, validations in progress
-// with their baselines, and proposals. Policies are named, not numbered, so a reload carries
-// the state of every policy that is still there.
+// cooldowns, rate-limit counts, validation counts and quarantines, pauses, applied actions,
+// validations in progress with their baselines, proposals, and what knob damping remembers.
+// Policies and knobs are named, not numbered, so a reload carries the state of every policy
+// that is still there.
 struct EngineState {
   struct InstanceState {
     Labels labels;
@@ -73,9 +81,14 @@ struct EngineState {
     std::vector<InstanceState> instances;
     std::optional<int64_t> last_action_ms;
     std::vector<int64_t> action_times;
+    // Validation outcomes since the last confirmed validation (errors: since the last
+    // validation that measured anything), as the limits of `quarantine` count them.
     int consecutive_failures = 0;
+    int consecutive_errors = 0;
+    int inconclusive = 0;
     bool quarantined = false;
-    bool paused = false;  // by an operator
+    std::string quarantine_reason;  // which limit was exhausted
+    bool paused = false;            // by an operator
   };
   struct Action {
     uint64_t id = 0;
@@ -96,6 +109,13 @@ struct EngineState {
     std::vector<std::vector<double>> expect_baselines;  // per `expect`, in the order written
     std::vector<size_t> expect_baseline_series;         // how many series fit the instance
     std::vector<std::vector<std::pair<Labels, double>>> rollback_baselines;  // per `baseline`
+    std::string error;  // a rollback condition that could not be evaluated, once
+  };
+  // What damping remembers of a knob (knob_damping.h).
+  struct KnobHistoryState {
+    std::string knob;
+    std::vector<DampingRecommendation> recommendations;
+    std::vector<DampingChange> changes;
   };
   struct Proposal {
     uint64_t id = 0;
@@ -109,6 +129,7 @@ struct EngineState {
   std::vector<Action> actions;
   std::vector<ValidationState> validations;
   std::vector<Proposal> proposals;
+  std::vector<KnobHistoryState> knob_histories;
   std::map<std::string, double> knobs;
   std::optional<int64_t> paused_until;
   std::string pause_reason;
@@ -133,7 +154,7 @@ class Engine {
 
   // Actuator results (engine_control.cc). The daemon applies each Applied event and reports
   // back only when it failed: the knob then keeps its value before the action, the action's
-  // validation is dropped, and the failure is counted.
+  // validation is dropped, and the failure counts as an error (`quarantine after N errors`).
   std::vector<Event> action_failed(uint64_t action, int64_t t_ms, const std::string& error);
   // A rollback that did not happen leaves the knob's value unknown: no policy acts on it until
   // set_knob() reports what it really is.
@@ -171,8 +192,11 @@ class Engine {
     std::map<Labels, Instance> instances;
     std::optional<int64_t> last_action_ms;
     std::deque<int64_t> action_times;  // within the limit's period
-    int consecutive_failures = 0;
+    int consecutive_failures = 0;      // as EngineState::PolicyState counts them
+    int consecutive_errors = 0;
+    int inconclusive = 0;
     bool quarantined = false;
+    std::string quarantine_reason;
     bool paused = false;  // by an operator
   };
   struct AppliedAction {
@@ -200,12 +224,17 @@ class Engine {
     std::vector<size_t> expect_baseline_series;
     // What each `baseline` of the policy's rollback conditions stands for.
     std::map<NodeId, std::vector<std::pair<Labels, double>>> baselines;
+    std::string error;  // the first rollback condition that could not be evaluated
   };
+  // How a validation ended, for the limits of `quarantine`.
+  enum class Outcome : uint8_t { Confirmed, Failed, Error, Inconclusive };
   using Proposal = EngineState::Proposal;
   // A tracked expression's recent values, per label set, for baselines and observations.
   struct History {
     int64_t keep_ms = 0;
     std::map<Labels, std::deque<Sample>> series;
+    int64_t failed_ms = INT64_MIN;  // the last evaluation at which it could not be computed
+    std::string failure;
   };
 
   PolicyRules read_rules(const PolicyPlan& plan) const;
@@ -223,6 +252,19 @@ class Engine {
                         std::vector<std::string> knobs, int64_t since_ms, int64_t t_ms);
   void check_validations(int64_t t_ms, std::vector<Event>& out);
   void undo(size_t validation, int64_t t_ms, const std::string& reason, std::vector<Event>& out);
+  // Undoes the automatic actions policy p applied at applied_ms that still stand.
+  void remember_action_time(size_t p, int64_t t_ms);
+  void undo_actions(size_t p, int64_t applied_ms, const Labels& instance, int64_t t_ms,
+                    const std::string& reason, std::vector<Event>& out);
+  // Counts a validation's outcome and quarantines the policy when that exhausts a limit.
+  void count_outcome(size_t p, Outcome outcome, const Labels& instance, int64_t applied_ms,
+                     uint64_t action, int64_t t_ms, std::vector<Event>& out);
+  // Knob damping (knob_damping.h): the damped value of one `set`, recording its recommendation;
+  // the current value as the recommendation of knobs nobody recommended for at t.
+  DampedStep damp(const std::string& knob, double current, double wanted, int64_t t_ms);
+  void record_status_quo(int64_t t_ms);
+  // Every change the engine makes to a knob goes through here, so max steps can count it.
+  void change_knob(const std::string& knob, double value, int64_t t_ms, uint64_t action);
   // The values of a tracked expression for one instance in (from, to], or its baseline window
   // before the action of `baseline_of`.
   std::vector<double> window(NodeId expr, const Labels& instance, int64_t from_ms, int64_t to_ms,
@@ -245,6 +287,7 @@ class Engine {
   std::vector<PolicyState> state_;
   std::vector<size_t> order_;
   std::map<std::string, double, std::less<>> knobs_;
+  static constexpr size_t kRememberedActions = 1000;  // applied_ keeps the newest ones
   std::vector<AppliedAction> applied_;
   std::map<std::string, size_t, std::less<>> knob_actor_;  // knob -> policy that set it this tick
   std::optional<int64_t> paused_until_;
@@ -255,6 +298,8 @@ class Engine {
   std::map<NodeId, History> history_;  // expectations and baseline expressions
   std::vector<Validation> validations_;
   Evaluator rollback_evaluator_;  // rollback conditions, with one validation's baselines each
+  std::map<std::string, KnobDamping, std::less<>> damping_;  // the knobs declared with damping
+  std::map<std::string, KnobHistory, std::less<>> knob_history_;
 };
 
 }  // namespace setpoint

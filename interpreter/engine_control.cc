@@ -26,8 +26,14 @@ std::vector<Event> Engine::action_failed(uint64_t action, int64_t t_ms, const st
                         [&](const AppliedAction& x) { return x.id == action; });
   if (a == applied_.end() || a->undone) return out;
   a->undone = true;
-  // The knob was not changed: what the engine believes must be what is there.
+  // The knob was not changed: what the engine believes must be what is there, and a max step
+  // must not count a change that never happened.
   if (!std::isnan(a->before)) set_knob(a->knob, a->before);
+  auto history = knob_history_.find(a->knob);
+  if (history != knob_history_.end()) {
+    std::erase_if(history->second.changes,
+                  [&](const DampingChange& c) { return c.action == a->id; });
+  }
   Labels instance;
   for (auto v = validations_.begin(); v != validations_.end();) {
     bool mine = std::find(v->knobs.begin(), v->knobs.end(), a->knob) != v->knobs.end() &&
@@ -42,6 +48,9 @@ std::vector<Event> Engine::action_failed(uint64_t action, int64_t t_ms, const st
   e.action = a->id;
   e.reason = error;
   out.push_back(std::move(e));
+  // Each actuator that failed is an error of its policy: `quarantine after N errors` stops a
+  // policy whose changes keep failing to apply.
+  count_outcome(a->policy, Outcome::Error, instance, a->t_ms, a->id, t_ms, out);
   return out;
 }
 
@@ -121,8 +130,10 @@ std::vector<Event> Engine::release(std::string_view policy, int64_t t_ms, std::s
     *error = std::string(policy) + " is not quarantined";
     return out;
   }
-  state_[p].quarantined = false;
-  state_[p].consecutive_failures = 0;
+  PolicyState& st = state_[p];
+  st.quarantined = false;
+  st.quarantine_reason.clear();
+  st.consecutive_failures = st.consecutive_errors = st.inconclusive = 0;
   Event e = make_event(p, {}, t_ms, EventKind::Released);
   e.reason = "released by an operator";
   out.push_back(std::move(e));
@@ -162,7 +173,7 @@ std::vector<Event> Engine::approve(uint64_t proposal, int64_t t_ms, std::string*
   }
   PolicyState& st = state_[p];
   st.last_action_ms = t_ms;
-  st.action_times.push_back(t_ms);
+  remember_action_time(p, t_ms);
   std::vector<std::string> knobs;
   uint64_t first = next_action_;
   for (const auto& [knob, value] : pr.steps) {
@@ -215,7 +226,7 @@ std::vector<Event> Engine::rollback(uint64_t action, int64_t t_ms, std::string* 
     return out;
   }
   a->undone = true;
-  set_knob(a->knob, a->before);
+  change_knob(a->knob, a->before, t_ms, a->id);
   Labels instance;
   for (auto v = validations_.begin(); v != validations_.end();) {
     bool mine = v->policy == a->policy && v->applied_ms == a->t_ms;
@@ -237,7 +248,7 @@ std::vector<Event> Engine::emergency_stop(int64_t since_ms, int64_t t_ms) {
   for (auto it = applied_.rbegin(); it != applied_.rend(); ++it) {
     if (it->undone || it->t_ms < since_ms) continue;
     it->undone = true;
-    set_knob(it->knob, it->before);
+    change_knob(it->knob, it->before, t_ms, it->id);
     Event e = make_event(it->policy, {}, t_ms, EventKind::RolledBack);
     e.knob = it->knob;
     e.from = it->after;

@@ -15,15 +15,15 @@ const char* event_kind_name(EventKind kind) {
   return names[static_cast<size_t>(kind)];
 }
 
-namespace {
-
-std::string utc(int64_t t_ms) {
+std::string utc_text(int64_t t_ms) {
   CivilTime c = civil_time(t_ms >= 0 ? t_ms / 1000 : -((-t_ms + 999) / 1000));
   char buffer[96];
   std::snprintf(buffer, sizeof buffer, "%04lld-%02u-%02uT%02u:%02u:%02uZ",
                 static_cast<long long>(c.year), c.month, c.day, c.hour, c.minute, c.second);
   return buffer;
 }
+
+namespace {
 
 std::string number(double v) {
   char buffer[32];
@@ -34,7 +34,7 @@ std::string number(double v) {
 }  // namespace
 
 std::string event_text(const Event& e) {
-  std::string out = utc(e.t_ms) + " " + e.policy;
+  std::string out = utc_text(e.t_ms) + " " + e.policy;
   if (!e.instance.empty()) out += labels_text(e.instance);
   out += " ";
   out += event_kind_name(e.kind);

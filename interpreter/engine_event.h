@@ -49,5 +49,7 @@ struct Event {
 
 // "2026-01-01T00:05:00Z enable_cache{instance=\"a\"} applied cache_ttl 60 -> 120 (reason)"
 std::string event_text(const Event& e);
+// "2026-01-01T00:00:00Z": a time to the second, in UTC.
+std::string utc_text(int64_t t_ms);
 
 }  // namespace setpoint

@@ -39,7 +39,10 @@ EngineState Engine::state() const {
     ps.last_action_ms = st.last_action_ms;
     ps.action_times.assign(st.action_times.begin(), st.action_times.end());
     ps.consecutive_failures = st.consecutive_failures;
+    ps.consecutive_errors = st.consecutive_errors;
+    ps.inconclusive = st.inconclusive;
     ps.quarantined = st.quarantined;
+    ps.quarantine_reason = st.quarantine_reason;
     ps.paused = st.paused;
     s.policies.push_back(std::move(ps));
   }
@@ -60,6 +63,7 @@ EngineState Engine::state() const {
     vs.knobs = v.knobs;
     vs.expect_baselines = v.expect_baselines;
     vs.expect_baseline_series = v.expect_baseline_series;
+    vs.error = v.error;
     for (NodeId b : baseline_nodes(v.policy)) {
       auto found = v.baselines.find(b);
       vs.rollback_baselines.push_back(
@@ -68,6 +72,12 @@ EngineState Engine::state() const {
     s.validations.push_back(std::move(vs));
   }
   s.proposals = proposals_;
+  for (const auto& [knob, h] : knob_history_) {
+    if (h.recommendations.empty() && h.changes.empty()) continue;
+    s.knob_histories.push_back({knob,
+                                {h.recommendations.begin(), h.recommendations.end()},
+                                {h.changes.begin(), h.changes.end()}});
+  }
   s.knobs.insert(knobs_.begin(), knobs_.end());
   s.paused_until = paused_until_;
   s.pause_reason = pause_reason_;
@@ -95,7 +105,10 @@ void Engine::restore(const EngineState& s, int64_t now_ms) {
     st.last_action_ms = ps.last_action_ms;
     st.action_times.assign(ps.action_times.begin(), ps.action_times.end());
     st.consecutive_failures = ps.consecutive_failures;
+    st.consecutive_errors = ps.consecutive_errors;
+    st.inconclusive = ps.inconclusive;
     st.quarantined = ps.quarantined;
+    st.quarantine_reason = ps.quarantine_reason;
     st.paused = ps.paused;
   }
   applied_.clear();
@@ -122,12 +135,22 @@ void Engine::restore(const EngineState& s, int64_t now_ms) {
     v.knobs = vs.knobs;
     v.expect_baselines = vs.expect_baselines;
     v.expect_baseline_series = vs.expect_baseline_series;
+    v.error = vs.error;
     for (size_t k = 0; k < nodes.size(); ++k) v.baselines[nodes[k]] = vs.rollback_baselines[k];
     validations_.push_back(std::move(v));
   }
   proposals_.clear();
   for (const EngineState::Proposal& pr : s.proposals) {
     if (policy_index(pr.policy) != SIZE_MAX) proposals_.push_back(pr);
+  }
+  // The damping history of a knob that is still damped; the next evaluation prunes what its
+  // windows, perhaps shorter now, no longer reach.
+  knob_history_.clear();
+  for (const EngineState::KnobHistoryState& h : s.knob_histories) {
+    if (!damping_.count(h.knob)) continue;
+    KnobHistory& mine = knob_history_[h.knob];
+    mine.recommendations.assign(h.recommendations.begin(), h.recommendations.end());
+    mine.changes.assign(h.changes.begin(), h.changes.end());
   }
   for (const auto& [knob, value] : s.knobs) knobs_.insert_or_assign(knob, value);
   paused_until_ = s.paused_until;

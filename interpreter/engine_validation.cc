@@ -1,7 +1,8 @@
 // The part of the engine core that proves or undoes an action: it keeps recent values of every
 // expected effect and baseline expression, measures the observation window after an action
 // against the window before it (interpreter/effect_verdict.h), checks rollback conditions with
-// `baseline` bound to the values before the action, and restores the knobs when they fail.
+// `baseline` bound to the values before the action, and restores the knobs when they fail; and
+// it counts each policy's outcomes against the limits of its `quarantine` (docs/validation.md).
 #include <algorithm>
 #include <cmath>
 
@@ -19,17 +20,32 @@ double median(std::vector<double> v) {
   return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
 }
 
+// "1 failed validation", "3 failed validations".
+std::string validations_text(int n, const char* one, const char* many) {
+  return std::to_string(n) + " " + (n == 1 ? one : many);
+}
+
 }  // namespace
 
 // Records this evaluation's value of every tracked expression, per label set. A label set seen
-// before but absent now gets NaN: missing data is counted as missing, never skipped over.
+// before but absent now gets NaN: missing data is counted as missing, never skipped over. An
+// expression Prometheus would refuse now is missing too, and remembered as an evaluation error.
 void Engine::track(int64_t t_ms) {
   for (auto& [node, h] : history_) {
-    const Value& v = evaluator_.value(node);
+    const Value* value = nullptr;
+    try {
+      value = &evaluator_.value(node);
+    } catch (const EvalError& e) {
+      h.failed_ms = t_ms;
+      h.failure = e.what();
+    }
     std::map<Labels, double> now;
-    if (v.type == ValueType::Scalar) {
-      now[Labels{}] = v.scalar;
+    if (!value) {
+      // Nothing is recorded: every known label set gets NaN below.
+    } else if (value->type == ValueType::Scalar) {
+      now[Labels{}] = value->scalar;
     } else {
+      const Value& v = *value;
       for (const VectorSample& s : v.vector) {
         Labels l = labels(s.labels);
         std::erase_if(l, [](const Label& x) { return x.name == "__name__"; });
@@ -150,15 +166,16 @@ std::string Engine::validation_conflict(size_t p) const {
 
 void Engine::undo(size_t index, int64_t t_ms, const std::string& reason, std::vector<Event>& out) {
   const Validation& v = validations_[index];
+  undo_actions(v.policy, v.applied_ms, v.instance, t_ms, reason, out);
+}
+
+void Engine::undo_actions(size_t p, int64_t applied_ms, const Labels& instance, int64_t t_ms,
+                          const std::string& reason, std::vector<Event>& out) {
   for (auto it = applied_.rbegin(); it != applied_.rend(); ++it) {
-    if (it->undone || it->policy != v.policy || it->t_ms != v.applied_ms) continue;
+    if (it->undone || it->policy != p || it->t_ms != applied_ms) continue;
     it->undone = true;
-    set_knob(it->knob, it->before);
-    Event e;
-    e.t_ms = t_ms;
-    e.policy = program_.policies[v.policy].name;
-    e.instance = v.instance;
-    e.kind = EventKind::RolledBack;
+    change_knob(it->knob, it->before, t_ms, it->id);
+    Event e = make_event(p, instance, t_ms, EventKind::RolledBack);
     e.knob = it->knob;
     e.from = it->after;
     e.to = it->before;
@@ -168,34 +185,64 @@ void Engine::undo(size_t index, int64_t t_ms, const std::string& reason, std::ve
   }
 }
 
+// Failures and inconclusive results count since the last confirmed validation; errors count
+// while nothing is measured, so any verdict ends a run of them (as Argo's consecutive errors).
+void Engine::count_outcome(size_t p, Outcome outcome, const Labels& instance, int64_t applied_ms,
+                           uint64_t action, int64_t t_ms, std::vector<Event>& out) {
+  PolicyState& st = state_[p];
+  const PolicyRules& r = rules_[p];
+  int count = 0, limit = 0;
+  std::string what;
+  switch (outcome) {
+    case Outcome::Confirmed:
+      st.consecutive_failures = st.consecutive_errors = st.inconclusive = 0;
+      return;
+    case Outcome::Failed:
+      st.consecutive_errors = 0;
+      count = ++st.consecutive_failures;
+      limit = r.failure_limit;
+      what = validations_text(count, "failed validation", "failed validations");
+      break;
+    case Outcome::Inconclusive:
+      st.consecutive_errors = 0;
+      count = ++st.inconclusive;
+      limit = r.inconclusive_limit;
+      what = validations_text(count, "inconclusive validation", "inconclusive validations");
+      break;
+    case Outcome::Error:
+      count = ++st.consecutive_errors;
+      limit = r.error_limit;
+      what = validations_text(count, "validation error", "validation errors");
+      break;
+  }
+  if (limit == 0 || count < limit || st.quarantined) return;
+  std::string reason = what + ": the limit of " + std::to_string(limit) + " is exhausted";
+  if (r.rollback_at_limit) undo_actions(p, applied_ms, instance, t_ms, reason, out);
+  st.quarantined = true;
+  st.quarantine_reason = reason;
+  Event e = make_event(p, instance, t_ms, EventKind::Quarantined);
+  e.action = action;
+  e.reason = reason;
+  out.push_back(std::move(e));
+}
+
 void Engine::check_validations(int64_t t_ms, std::vector<Event>& out) {
   std::vector<Validation> still;
   for (size_t i = 0; i < validations_.size(); ++i) {
     Validation& v = validations_[i];
     const PolicyPlan& plan = program_.policies[v.policy];
     const PolicyRules& r = rules_[v.policy];
-    PolicyState& st = state_[v.policy];
     auto undone = std::find_if(applied_.begin(), applied_.end(),
                                [&](const AppliedAction& a) { return a.id == v.action; });
     if (undone != applied_.end() && undone->undone) continue;  // an emergency got there first
     auto event = [&](EventKind kind, std::string reason) {
-      Event e;
-      e.t_ms = t_ms;
-      e.policy = plan.name;
-      e.instance = v.instance;
-      e.kind = kind;
+      Event e = make_event(v.policy, v.instance, t_ms, kind);
       e.action = v.action;
       e.reason = std::move(reason);
       out.push_back(std::move(e));
     };
-    auto failed = [&] {
-      ++st.consecutive_failures;
-      if (r.quarantine_after > 0 && st.consecutive_failures >= r.quarantine_after &&
-          !st.quarantined) {
-        st.quarantined = true;
-        event(EventKind::Quarantined,
-              std::to_string(st.consecutive_failures) + " consecutive failed validations");
-      }
+    auto outcome = [&](Outcome o) {
+      count_outcome(v.policy, o, v.instance, v.applied_ms, v.action, t_ms, out);
     };
 
     // A rollback condition, with `baseline` bound to this action's values before it.
@@ -207,17 +254,23 @@ void Engine::check_validations(int64_t t_ms, std::vector<Event>& out) {
     };
     for (NodeId rollback : r.rollbacks) {
       NodeId cond = boost::source(*boost::in_edges(rollback, program_.graph).first, program_.graph);
-      const Value& c = rollback_evaluator_.value(cond);
-      bool holds =
-          c.type == ValueType::Scalar
-              ? c.scalar != 0 && !std::isnan(c.scalar)
-              : std::any_of(c.vector.begin(), c.vector.end(), [&](const VectorSample& s) {
-                  return labels_compatible(rollback_evaluator_.labels(s.labels), v.instance);
-                });
+      bool holds = false;
+      try {
+        const Value& c = rollback_evaluator_.value(cond);
+        holds = c.type == ValueType::Scalar
+                    ? c.scalar != 0 && !std::isnan(c.scalar)
+                    : std::any_of(c.vector.begin(), c.vector.end(), [&](const VectorSample& s) {
+                        return labels_compatible(rollback_evaluator_.labels(s.labels), v.instance);
+                      });
+      } catch (const EvalError& e) {
+        // A condition that cannot be checked is no reason to undo, but the validation can no
+        // longer say the action was safe: it ends in an error.
+        if (v.error.empty()) v.error = std::string("evaluation failed: ") + e.what();
+      }
       if (!holds) continue;
       std::string text(modules_[plan.module].file->slice(program_.graph[rollback].span));
       undo(i, t_ms, "rollback condition held: " + text, out);
-      failed();
+      outcome(Outcome::Failed);
       rolled_back = true;
       break;
     }
@@ -227,8 +280,9 @@ void Engine::check_validations(int64_t t_ms, std::vector<Event>& out) {
       continue;
     }
 
-    // The verdict: every expectation must be confirmed; one regression undoes the action.
-    bool all_confirmed = true, regressed = false;
+    // The verdict: every expectation must be confirmed; one regression undoes the action. An
+    // expectation that cannot be measured is reported as inconclusive and counted as an error.
+    bool regressed = false, error = false, inconclusive = false;
     for (size_t k = 0; k < r.expects.size(); ++k) {
       const PolicyRules::Expect& x = r.expects[k];
       size_t found_base = v.expect_baseline_series[k], found_obs = 0;
@@ -242,23 +296,38 @@ void Engine::check_validations(int64_t t_ms, std::vector<Event>& out) {
       e.min_samples = options_.min_samples;
       EffectVerdict verdict = judge_effect(base, obs, e);
       std::string reason = verdict.explanation.reason;
+      bool cannot = verdict.verdict == Verdict::Error;
       if (found_base > 1 || found_obs > 1) {
-        verdict.verdict = Verdict::Inconclusive;
+        cannot = true;
         reason = x.name + " has several series for this instance: it cannot be measured";
+      } else if (const History& h = history_.at(x.expr); h.failed_ms > v.applied_ms) {
+        cannot = true;
+        reason = x.name + " could not be evaluated: " + h.failure;
       }
+      if (cannot) verdict.verdict = Verdict::Inconclusive;
       EventKind kind = verdict.verdict == Verdict::Confirmed   ? EventKind::Confirmed
                        : verdict.verdict == Verdict::Regressed ? EventKind::Regressed
                                                                : EventKind::Inconclusive;
       event(kind, reason);
-      all_confirmed &= verdict.verdict == Verdict::Confirmed;
       regressed |= verdict.verdict == Verdict::Regressed;
+      error |= cannot;
+      inconclusive |= verdict.verdict == Verdict::Inconclusive && !cannot;
+    }
+    if (!regressed && !v.error.empty()) {
+      event(EventKind::Inconclusive, v.error);
+      error = true;
     }
     if (regressed) {
       undo(i, t_ms, "validation regressed", out);
-      failed();
-    } else if (all_confirmed) {
-      st.consecutive_failures = 0;
+      outcome(Outcome::Failed);
+      continue;
     }
+    // `on inconclusive rollback`: a change not shown to help is undone, but it did no harm
+    // either, so it counts as inconclusive (or as an error), never as a failure.
+    if ((error || inconclusive) && r.rollback_inconclusive) {
+      undo(i, t_ms, "validation inconclusive", out);
+    }
+    outcome(error ? Outcome::Error : inconclusive ? Outcome::Inconclusive : Outcome::Confirmed);
   }
   rollback_evaluator_.baseline_value = nullptr;  // it pointed into the validation just checked
   validations_ = std::move(still);

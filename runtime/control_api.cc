@@ -149,7 +149,7 @@ HttpReply Daemon::route(const HttpRequest& request) {
       return error_reply(413, "the body is larger than the push source's max_body");
     PushSink sink(*store_, config_.push.max_series);
     ReadOptions options;
-    options.default_t_ms = now_ms();
+    options.default_t_ms = sample_ms();
     ReadReport report =
         read_metrics(request.body, MetricsFormat::PrometheusText, "push", sink, options);
     push_health_.attempts++;
@@ -218,8 +218,11 @@ HttpReply Daemon::control(const HttpRequest& request) {
   if (!error.empty()) return error_reply(error.rfind("no ", 0) == 0 ? 404 : 409, error);
   json out = json::array();
   for (const Event& e : events) out.push_back(event_json(e));
-  state_->append_audit(t, "control",
-                       json{{"path", path}, {"body", body}, {"peer", request.peer}}.dump());
+  if (!state_->append_audit(t, "control",
+                            json{{"path", path}, {"body", body}, {"peer", request.peer}}.dump())) {
+    ++counters_.store_errors;
+    spdlog::error("state store: {}", state_->last_error());
+  }
   handle(std::move(events));
   return reply(200, json{{"events", out}});
 }

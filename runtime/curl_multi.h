@@ -17,7 +17,7 @@ namespace setpoint {
 struct HttpClientRequest {
   std::string method = "GET";
   std::string url;   // http:// or https:// only; at most 3 redirects are followed
-  std::string body;  // sent for any method but GET and HEAD when not empty (and always for POST)
+  std::string body;  // sent, with its Content-Length (0 too), by every method but GET and HEAD
   std::vector<std::pair<std::string, std::string>> headers;  // no CR or LF in names or values
   double timeout_seconds = 10;                               // the whole transfer
   size_t max_body_bytes = size_t{1} << 20;                   // of the response, decoded

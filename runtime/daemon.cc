@@ -100,7 +100,8 @@ std::string files_digest(const PolicySet& set) {
 
 }  // namespace
 
-Daemon::Daemon(DaemonConfig config, bool dry_run) : config_(std::move(config)), dry_run_(dry_run) {
+Daemon::Daemon(DaemonConfig config, RunOptions options)
+    : config_(std::move(config)), dry_run_(options.dry_run), options_(std::move(options)) {
   uv_loop_init(&loop_);
   loop_.data = this;
   push_health_.name = "push";
@@ -116,6 +117,18 @@ Daemon::~Daemon() {
   uv_run(&loop_, UV_RUN_NOWAIT);
   uv_loop_close(&loop_);
 }
+
+std::vector<SourceHealth> Daemon::source_healths() const {
+  std::vector<SourceHealth> out;
+  for (const auto& s : sources_) out.push_back(s->health());
+  if (config_.push.enabled) out.push_back(push_health_);
+  return out;
+}
+
+// A sample stamped with the millisecond of an evaluation that ran before it arrived would be
+// seen by a replay of the recording at that evaluation, and not by the daemon: such a sample
+// takes the next millisecond instead.
+int64_t Daemon::sample_ms() const { return std::max(now_ms(), last_eval_ms_ + 1); }
 
 int64_t Daemon::now_ms() const {
   return std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -163,18 +176,25 @@ bool Daemon::start(std::string& error) {
     return false;
   }
   if (!load_token(config_, token_, error)) return false;
+  options_.policy_paths = config_.policies;
+  output_ = std::make_unique<RunOutput>(options_, started_ms_, config_.retention_seconds);
 
   // What the last run left: its state, then the knobs as they were last set.
+  bool restored = false;
   if (std::optional<std::string> json = state_->engine_state()) {
     std::string why;
     if (std::optional<EngineState> saved = engine_state_from_json(*json, why)) {
       loaded_->engine->restore(*saved, now_ms());
+      restored = true;
       spdlog::info("restored the engine state of the last run");
     } else {
       spdlog::warn("the stored engine state cannot be used ({}); starting afresh", why);
     }
   }
-  for (const auto& [knob, value] : state_->knobs()) loaded_->engine->set_knob(knob, value);
+  for (const auto& [knob, value] : state_->knobs()) {
+    loaded_->engine->set_knob(knob, value);
+    output_->knob_set(knob, value, now_ms());
+  }
   if (std::optional<std::string> last = state_->current_policy_set();
       !last || *last != loaded_->hash) {
     std::string files = "[]";
@@ -205,6 +225,7 @@ bool Daemon::start(std::string& error) {
   for (const ActuatorConfig& a : config_.runs) run_actuators_[a.knob] = make(a);
   reconcile();
   read_knobs();
+  output_->start(loaded_->engine->state(), restored);
 
   HttpServerOptions http;
   http.listen = config_.control.listen;
@@ -215,7 +236,7 @@ bool Daemon::start(std::string& error) {
   spdlog::info("control API on {}", server_->address());
 
   auto scraped = [this](int64_t) { evaluate(); };
-  auto clock = [this] { return now_ms(); };
+  auto clock = [this] { return sample_ms(); };
   for (const ScrapeSourceConfig& s : config_.scrapes) {
     sources_.push_back(std::make_unique<ScrapeSource>(&loop_, *curl_, s, *store_, clock, scraped));
   }
@@ -240,11 +261,28 @@ bool Daemon::start(std::string& error) {
   eval_timer_.data = this;
   uint64_t every = static_cast<uint64_t>(ms(config_.evaluation_interval_seconds));
   uv_timer_start(
-      &eval_timer_, [](uv_timer_t* t) { static_cast<Daemon*>(t->data)->evaluate(); }, every, every);
+      &eval_timer_,
+      [](uv_timer_t* t) {
+        auto* d = static_cast<Daemon*>(t->data);
+        // A source's attempt in flight evaluates when it ends, with its samples in the store.
+        for (const auto& s : d->sources_) {
+          if (s->busy()) return;
+        }
+        d->evaluate();
+      },
+      every, every);
   uv_timer_init(&loop_, &shutdown_timer_);
   shutdown_timer_.data = this;
   uv_timer_init(&loop_, &reload_timer_);
   reload_timer_.data = this;
+  uv_timer_init(&loop_, &duration_timer_);
+  duration_timer_.data = this;
+  if (options_.duration_seconds > 0) {
+    spdlog::info("stopping after {}s (--duration)", options_.duration_seconds);
+    uv_timer_start(
+        &duration_timer_, [](uv_timer_t* t) { static_cast<Daemon*>(t->data)->begin_shutdown(); },
+        static_cast<uint64_t>(ms(options_.duration_seconds)), 0);
+  }
 
   auto on_signal = [](uv_signal_t* s, int signum) {
     auto* d = static_cast<Daemon*>(s->data);
@@ -300,11 +338,13 @@ void Daemon::reconcile() {
       if (r.ok && r.value && *r.value == target) {
         done.status = rollback ? "rolled_back" : "applied";
         engine.set_knob(a.knob, target);
+        output_->knob_set(a.knob, target, done.updated_ms);
         state_->put_knob(a.knob, target, done.updated_ms);
       } else if (r.ok && r.value) {
         done.status = rollback ? "rollback_failed" : "failed";
         done.error = "interrupted by a restart before it took effect";
         engine.set_knob(a.knob, *r.value);
+        output_->knob_set(a.knob, *r.value, done.updated_ms);
         state_->put_knob(a.knob, *r.value, done.updated_ms);
         handle(rollback ? engine.rollback_failed(a.id, done.updated_ms, done.error)
                         : engine.action_failed(a.id, done.updated_ms, done.error));
@@ -338,6 +378,7 @@ void Daemon::read_knobs() {
     actuator->read([this, name](const ActuatorResult& r) {
       if (r.ok && r.value) {
         loaded_->engine->set_knob(name, *r.value);
+        if (output_) output_->knob_set(name, *r.value, now_ms());
         spdlog::debug("knob {} reads {}", name, *r.value);
       } else {
         spdlog::warn("knob {}: cannot read its value: {}", name, r.error);
@@ -360,6 +401,7 @@ void Daemon::evaluate() {
   }
   auto begin = std::chrono::steady_clock::now();
   int64_t t = now_ms();
+  last_eval_ms_ = t;
   std::vector<Event> events = loaded_->engine->evaluate(t);
   double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - begin).count();
   ++counters_.evaluations;
@@ -367,9 +409,11 @@ void Daemon::evaluate() {
   for (size_t i = 0; i < std::size(DaemonCounters::kBuckets); ++i) {
     if (seconds <= DaemonCounters::kBuckets[i]) ++counters_.eval_buckets[i];
   }
-  bool changed = !events.empty();
+  output_->evaluated(t);
+  bool changed = !events.empty();  // handle() then writes the state
   handle(std::move(events));
-  if (changed || t - last_persist_ms_ >= 30'000) persist_state();
+  if (!changed && t - last_persist_ms_ >= 30'000) persist_state();
+  if (output_->live_due(t)) output_->show(loaded_->engine->state(), source_healths(), t);
 }
 
 void Daemon::handle(std::vector<Event> events) {
@@ -381,6 +425,7 @@ void Daemon::handle(std::vector<Event> events) {
 }
 
 void Daemon::record(const Event& e) {
+  if (output_) output_->event(e);
   nlohmann::json body = event_json(e);
   std::string text = body.dump();
   if (e.kind == EventKind::Pending || e.kind == EventKind::Resolved) {
@@ -394,7 +439,10 @@ void Daemon::record(const Event& e) {
   }
   if (e.kind == EventKind::Confirmed || e.kind == EventKind::Inconclusive ||
       e.kind == EventKind::Regressed) {
-    state_->put_validation(e.action, e.t_ms, e.policy, event_kind_name(e.kind), text);
+    if (!state_->put_validation(e.action, e.t_ms, e.policy, event_kind_name(e.kind), text)) {
+      ++counters_.store_errors;
+      spdlog::error("state store: {}", state_->last_error());
+    }
   }
   std::string frame = "event: " + std::string(event_kind_name(e.kind)) + "\ndata: " + text + "\n\n";
   std::erase_if(streams_, [&](const std::shared_ptr<HttpStream>& s) { return !s->send(frame); });
@@ -406,6 +454,7 @@ void Daemon::apply(const Event& e) {
   if (dry_run_)
     return;  // the engine itself turns actions into would_apply; rollbacks too stop here
   int64_t t = now_ms();
+  std::string unrecorded;  // why a change whose record could not be written is not made
   if (e.kind != EventKind::RunActuator) {
     StoredAction a;
     if (rollback) {
@@ -424,6 +473,10 @@ void Daemon::apply(const Event& e) {
     if (!state_->put_action(a)) {
       ++counters_.store_errors;
       spdlog::error("state store: {}", state_->last_error());
+      // Unrecorded, a change would be unknown to the restart after a crash, so nothing would
+      // settle it and it could be made twice: it is not made. A rollback still runs, since it
+      // restores the value the knob had.
+      if (!rollback) unrecorded = "not carried out: " + state_->last_error();
     }
   }
   auto& table = e.kind == EventKind::RunActuator ? run_actuators_ : actuators_;
@@ -434,11 +487,16 @@ void Daemon::apply(const Event& e) {
     });
     int64_t t = now_ms();
     Engine& engine = *loaded_->engine;
+    auto stored = [this](bool ok) {  // an outcome the store refused is counted and logged
+      if (ok) return;
+      ++counters_.store_errors;
+      spdlog::error("state store: {}", state_->last_error());
+    };
     if (e.kind == EventKind::RunActuator) {
       ++counters_.actions[r.ok ? "run" : "run_failed"];
       if (!r.ok) spdlog::warn("actuator {} failed: {}", e.knob, r.error);
-      state_->append_audit(
-          t, "run", nlohmann::json{{"actuator", e.knob}, {"ok", r.ok}, {"error", r.error}}.dump());
+      stored(state_->append_audit(
+          t, "run", nlohmann::json{{"actuator", e.knob}, {"ok", r.ok}, {"error", r.error}}.dump()));
       return;
     }
     std::optional<StoredAction> a = state_->action(e.action);
@@ -455,31 +513,31 @@ void Daemon::apply(const Event& e) {
     if (r.ok) {
       done.status = rollback ? "rolled_back" : "applied";
       ++counters_.actions[done.status];
-      state_->put_knob(e.knob, e.to, t);
+      stored(state_->put_knob(e.knob, e.to, t));
     } else {
       done.status = rollback ? "rollback_failed" : "failed";
       done.error = r.error;
       ++counters_.actions[done.status];
     }
-    state_->put_action(done);
-    state_->append_audit(t, rollback ? "rollback_result" : "action_result",
-                         nlohmann::json{{"action", e.action},
-                                        {"knob", e.knob},
-                                        {"ok", r.ok},
-                                        {"error", r.error},
-                                        {"attempts", r.attempts},
-                                        {"seconds", r.seconds},
-                                        {"output", r.output}}
-                             .dump());
+    stored(state_->put_action(done));
+    stored(state_->append_audit(t, rollback ? "rollback_result" : "action_result",
+                                nlohmann::json{{"action", e.action},
+                                               {"knob", e.knob},
+                                               {"ok", r.ok},
+                                               {"error", r.error},
+                                               {"attempts", r.attempts},
+                                               {"seconds", r.seconds},
+                                               {"output", r.output}}
+                                    .dump()));
     if (!r.ok) {
       handle(rollback ? engine.rollback_failed(e.action, t, r.error)
                       : engine.action_failed(e.action, t, r.error));
     }
     if (stopping_ && pending_.empty()) finish_shutdown();
   };
-  if (it == table.end()) {
+  if (it == table.end() || !unrecorded.empty()) {
     ActuatorResult r;
-    r.error = "no actuator is configured for " + e.knob;
+    r.error = unrecorded.empty() ? "no actuator is configured for " + e.knob : unrecorded;
     // Reported from the loop, as an actuator would, never from inside the engine's events.
     auto* req = new uv_idle_t;
     struct Later {
@@ -572,6 +630,7 @@ void Daemon::finish_shutdown() {
   if (!stopping_ || uv_is_closing(reinterpret_cast<uv_handle_t*>(&eval_timer_))) return;
   persist_state();
   state_->append_audit(now_ms(), "stop", "{}");
+  if (output_ && loaded_) output_->finish(loaded_->set, *store_, now_ms());
   for (auto& s : streams_) s->close();
   streams_.clear();
   if (server_) server_->stop();
@@ -581,7 +640,8 @@ void Daemon::finish_shutdown() {
   for (uv_handle_t* h :
        {reinterpret_cast<uv_handle_t*>(&eval_timer_),
         reinterpret_cast<uv_handle_t*>(&shutdown_timer_),
-        reinterpret_cast<uv_handle_t*>(&reload_timer_), reinterpret_cast<uv_handle_t*>(&sigterm_),
+        reinterpret_cast<uv_handle_t*>(&reload_timer_),
+        reinterpret_cast<uv_handle_t*>(&duration_timer_), reinterpret_cast<uv_handle_t*>(&sigterm_),
         reinterpret_cast<uv_handle_t*>(&sigint_), reinterpret_cast<uv_handle_t*>(&sighup_)}) {
     uv_close(h, nullptr);
   }

@@ -15,6 +15,7 @@
 #include "runtime/daemon_config.h"
 #include "runtime/metric_source.h"
 #include "runtime/policy_loader.h"
+#include "runtime/run_output.h"
 
 namespace setpoint {
 
@@ -42,7 +43,7 @@ struct DaemonCounters {
 
 class Daemon {
  public:
-  Daemon(DaemonConfig config, bool dry_run);
+  Daemon(DaemonConfig config, RunOptions options);
   ~Daemon();
   // Runs until SIGTERM or SIGINT (or stop()). Returns the process exit status.
   int run();
@@ -74,6 +75,8 @@ class Daemon {
   void begin_shutdown();
   void finish_shutdown();
   int64_t now_ms() const;
+  int64_t sample_ms() const;  // the time a scraped or pushed sample without one is stamped with
+  std::vector<SourceHealth> source_healths() const;
 
   // control_api.cc
   HttpReply route(const HttpRequest& request);
@@ -84,6 +87,8 @@ class Daemon {
 
   DaemonConfig config_;
   bool dry_run_ = false;
+  RunOptions options_;
+  std::unique_ptr<RunOutput> output_;  // live view, summary, recording, report
   uv_loop_t loop_{};
   std::unique_ptr<WindowStore> store_;
   std::unique_ptr<Loaded> loaded_;
@@ -100,6 +105,7 @@ class Daemon {
   std::vector<std::string> reload_errors_;  // diagnostics of the last failed reload
   int64_t last_reload_ms_ = 0;
   int64_t last_persist_ms_ = 0;
+  int64_t last_eval_ms_ = 0;
   int64_t started_ms_ = 0;
   DaemonCounters counters_;
   bool stopping_ = false;
@@ -108,6 +114,7 @@ class Daemon {
   uv_timer_t eval_timer_{};
   uv_timer_t shutdown_timer_{};
   uv_timer_t reload_timer_{};
+  uv_timer_t duration_timer_{};  // --duration
   uv_signal_t sigterm_{}, sigint_{}, sighup_{};
   std::vector<std::unique_ptr<uv_fs_event_t>> watchers_;
 };

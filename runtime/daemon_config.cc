@@ -861,10 +861,6 @@ void DaemonConfigReader::actuator(const toml::key& name, const toml::table& t, b
     error(signal_node->source(), "\"reload_signal\" needs a \"reload_pid_file\"",
           "the signal goes to the process whose pid the file holds");
   }
-  if (pid_node && !a.file.reload_argv.empty()) {
-    error(pid_node->source(), what + " has both \"reload_argv\" and \"reload_pid_file\"",
-          "reload one way: run a command, or signal a process");
-  }
   if (pid_node && a.file.reload_signal == 0) a.file.reload_signal = SIGHUP;
   out.push_back(std::move(a));
 }

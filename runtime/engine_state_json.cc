@@ -52,7 +52,10 @@ std::string engine_state_to_json(const EngineState& s) {
                         {"last_action", optional_time(p.last_action_ms)},
                         {"action_times", p.action_times},
                         {"consecutive_failures", p.consecutive_failures},
+                        {"consecutive_errors", p.consecutive_errors},
+                        {"inconclusive", p.inconclusive},
                         {"quarantined", p.quarantined},
+                        {"quarantine_reason", p.quarantine_reason},
                         {"paused", p.paused}});
   }
   j["policies"] = policies;
@@ -93,7 +96,8 @@ std::string engine_state_to_json(const EngineState& s) {
                            {"knobs", v.knobs},
                            {"expect_baselines", baselines},
                            {"expect_baseline_series", v.expect_baseline_series},
-                           {"rollback_baselines", rollback}});
+                           {"rollback_baselines", rollback},
+                           {"error", v.error}});
   }
   j["validations"] = validations;
   json proposals = json::array();
@@ -109,6 +113,17 @@ std::string engine_state_to_json(const EngineState& s) {
                          {"steps", steps}});
   }
   j["proposals"] = proposals;
+  json histories = json::array();
+  for (const EngineState::KnobHistoryState& h : s.knob_histories) {
+    json recommendations = json::array(), changes = json::array();
+    for (const DampingRecommendation& r : h.recommendations)
+      recommendations.push_back({{"t", r.t_ms}, {"value", number(r.value)}});
+    for (const DampingChange& c : h.changes)
+      changes.push_back({{"t", c.t_ms}, {"delta", number(c.delta)}, {"action", c.action}});
+    histories.push_back(
+        {{"knob", h.knob}, {"recommendations", recommendations}, {"changes", changes}});
+  }
+  j["knob_histories"] = histories;
   json knobs = json::object();
   for (const auto& [k, v] : s.knobs) knobs[k] = number(v);
   j["knobs"] = knobs;
@@ -138,7 +153,11 @@ std::optional<EngineState> engine_state_from_json(const std::string& text, std::
       ps.last_action_ms = optional_time_from(p.at("last_action"));
       ps.action_times = p.at("action_times").get<std::vector<int64_t>>();
       ps.consecutive_failures = p.at("consecutive_failures").get<int>();
+      // Added after the first release of this format: absent in older state, which had none.
+      ps.consecutive_errors = p.value("consecutive_errors", 0);
+      ps.inconclusive = p.value("inconclusive", 0);
       ps.quarantined = p.at("quarantined").get<bool>();
+      ps.quarantine_reason = p.value("quarantine_reason", std::string());
       ps.paused = p.at("paused").get<bool>();
       s.policies.push_back(std::move(ps));
     }
@@ -170,6 +189,7 @@ std::optional<EngineState> engine_state_from_json(const std::string& text, std::
           values.emplace_back(labels_from(x.at("labels")), number_from(x.at("value")));
         vs.rollback_baselines.push_back(std::move(values));
       }
+      vs.error = v.value("error", std::string());
       if (vs.expect_baseline_series.size() != vs.expect_baselines.size()) {
         error = "a validation's baselines do not match their series counts";
         return std::nullopt;
@@ -186,6 +206,20 @@ std::optional<EngineState> engine_state_from_json(const std::string& text, std::
       for (const json& st : p.at("steps"))
         pr.steps.emplace_back(st.at("knob").get<std::string>(), number_from(st.at("value")));
       s.proposals.push_back(std::move(pr));
+    }
+    for (const json& h : j.value("knob_histories", json::array())) {
+      EngineState::KnobHistoryState hs;
+      hs.knob = h.at("knob").get<std::string>();
+      for (const json& r : h.at("recommendations")) {
+        double value = number_from(r.at("value"));
+        if (!std::isnan(value)) hs.recommendations.push_back({r.at("t").get<int64_t>(), value});
+      }
+      for (const json& c : h.at("changes")) {
+        double delta = number_from(c.at("delta"));
+        if (!std::isnan(delta))
+          hs.changes.push_back({c.at("t").get<int64_t>(), delta, c.at("action").get<uint64_t>()});
+      }
+      s.knob_histories.push_back(std::move(hs));
     }
     for (const auto& [k, v] : j.at("knobs").items()) {
       double value = number_from(v);

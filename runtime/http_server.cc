@@ -32,7 +32,8 @@ union HttpServerHandle {
 
 // reading: parsing requests; streaming: the connection carries one HttpStream; finishing: the last
 // response is queued, the write side is shut down after it and input is drained.
-enum class HttpConnPhase { reading, streaming, finishing, closed };
+// waiting: a deferred reply is not ready; nothing more is read until it is sent.
+enum class HttpConnPhase { reading, waiting, streaming, finishing, closed };
 
 struct HttpConnection;
 
@@ -96,9 +97,14 @@ struct HttpConnection {
   bool shutdown_done = false;
   int open_handles = 0;
   std::shared_ptr<HttpServerStream> stream;
+  // The deferred reply being waited for: its responder holds this and finds the connection
+  // through it, or nullptr once the connection has closed.
+  std::shared_ptr<HttpConnection*> waiting_for;
+  bool dispatching = false;  // inside dispatch(): a responder called now must not parse more
 
   ~HttpConnection() {
     if (stream) stream->detach();
+    if (waiting_for) *waiting_for = nullptr;
   }
 };
 
@@ -143,6 +149,7 @@ void close_now(HttpConnection& c) {
   if (c.phase == HttpConnPhase::closed) return;
   c.phase = HttpConnPhase::closed;
   if (c.stream) c.stream->detach();
+  if (c.waiting_for) *c.waiting_for = nullptr;
   if (c.counted_active) --c.server->active;
   if (c.counted_rejected) --c.server->rejected;
   c.counted_active = c.counted_rejected = false;
@@ -288,6 +295,53 @@ void start_stream(HttpConnection& c, HttpReply& reply, bool head) {
   }
 }
 
+// A deferred reply: reading stops until the responder sends the response.
+void start_waiting(HttpConnection& c, HttpReply& reply, bool keep_alive, bool head) {
+  c.phase = HttpConnPhase::waiting;
+  uv_timer_stop(&c.timer);
+  if (!c.read_paused) uv_read_stop(&c.io.stream);
+  auto token = std::make_shared<HttpConnection*>(&c);
+  c.waiting_for = token;
+  bool http10 = c.parser->http10();
+  HttpResponder respond = [token, keep_alive, http10, head](HttpResponse response) {
+    HttpConnection* conn = *token;
+    if (!conn || conn->phase != HttpConnPhase::waiting) return;
+    HttpConnection& c = *conn;
+    *token = nullptr;
+    c.waiting_for.reset();
+    c.phase = HttpConnPhase::reading;
+    if (response.status < 200 || response.status > 599) {
+      response = http_plain_response(500, "internal server error\n");
+    }
+    if (!write_bytes(c, http_format_response(response, keep_alive, http10, head))) return;
+    if (!keep_alive) {
+      finish(c);
+      return;
+    }
+    restart_timer(c, c.server->idle_ms);
+    if (c.dispatching) return;  // called at once: the dispatching loop goes on by itself
+    if (!c.read_paused && uv_read_start(&c.io.stream, on_alloc, on_read) < 0) {
+      close_now(c);
+      return;
+    }
+    try {
+      process(c);  // requests that were pipelined behind this one
+    } catch (const std::exception& e) {
+      spdlog::error("http: connection from {}: {}", c.peer, e.what());
+      close_now(c);
+    }
+  };
+  try {
+    reply.deferred(std::move(respond));
+  } catch (const std::exception& e) {
+    spdlog::error("http: deferred reply threw: {}", e.what());
+    close_now(c);
+  } catch (...) {
+    spdlog::error("http: deferred reply threw");
+    close_now(c);
+  }
+}
+
 void dispatch(HttpConnection& c) {
   HttpRequest request = c.parser->take();
   bool keep_alive = c.parser->keep_alive();
@@ -301,20 +355,28 @@ void dispatch(HttpConnection& c) {
       reply = c.server->handler(request);
     } catch (const std::exception& e) {
       spdlog::error("http: handler for {} {} threw: {}", request.method, request.path, e.what());
-      reply = HttpReply{http_plain_response(500, "internal server error\n"), {}};
+      reply = HttpReply{http_plain_response(500, "internal server error\n"), {}, {}};
     } catch (...) {
       spdlog::error("http: handler for {} {} threw", request.method, request.path);
-      reply = HttpReply{http_plain_response(500, "internal server error\n"), {}};
+      reply = HttpReply{http_plain_response(500, "internal server error\n"), {}, {}};
     }
   }
   if (c.phase != HttpConnPhase::reading) return;  // the handler stopped the server
   if (reply.response.status < 200 || reply.response.status > 599) {
     spdlog::error("http: handler for {} {} gave status {}", request.method, request.path,
                   reply.response.status);
-    reply = HttpReply{http_plain_response(500, "internal server error\n"), {}};
+    reply = HttpReply{http_plain_response(500, "internal server error\n"), {}, {}};
   }
   if (reply.stream) {
     start_stream(c, reply, head);
+    return;
+  }
+  if (reply.deferred) {
+    c.dispatching = true;
+    start_waiting(c, reply, keep_alive, head);
+    c.dispatching = false;
+    if (c.phase == HttpConnPhase::reading && c.read_paused) return;
+    if (c.phase == HttpConnPhase::reading) uv_read_start(&c.io.stream, on_alloc, on_read);
     return;
   }
   if (write_bytes(c, http_format_response(reply.response, keep_alive, c.parser->http10(), head)) &&
@@ -343,8 +405,8 @@ void process(HttpConnection& c) {
     }
     if (status == HttpRequestParser::Status::request) dispatch(c);
   }
-  if (c.phase == HttpConnPhase::reading)
-    c.input.erase(0, offset);
+  if (c.phase == HttpConnPhase::reading || c.phase == HttpConnPhase::waiting)
+    c.input.erase(0, offset);  // a request pipelined behind a deferred reply waits for it
   else
     c.input.clear();
 }

@@ -50,11 +50,19 @@ class HttpStream {
   virtual void close() = 0;  // ends the response cleanly; the connection then closes
 };
 
-struct HttpReply {  // what a handler returns: a whole response, or the head of a stream
+// Sends a deferred reply's response, once, on the loop's thread; does nothing when the
+// connection has gone meanwhile (or on a second call).
+using HttpResponder = std::function<void(HttpResponse)>;
+
+struct HttpReply {  // what a handler returns: a whole response, the head of a stream, or later
   HttpResponse response;
   // When set, the response's status and headers go out (its body is ignored) and this runs
   // with the open stream. For a HEAD request it runs with a stream that is already closed.
   std::function<void(std::shared_ptr<HttpStream>)> stream;
+  // When set (and no stream), the response comes later: this runs with the responder to call
+  // when it is ready. The connection stays open (keep-alive) and reads no further request until
+  // then, so pipelined answers keep their order; the idle timeout does not run meanwhile.
+  std::function<void(HttpResponder)> deferred;
 };
 
 // Runs on the loop's thread, one request at a time, in the order each connection sent them.

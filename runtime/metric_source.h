@@ -28,6 +28,10 @@ class MetricSource {
   virtual void start() = 0;  // begins polling on the loop
   virtual void stop() = 0;   // stops timers and aborts transfers; no callback after it returns
   virtual const SourceHealth& health() const = 0;
+  // An attempt is in flight: its samples, stamped with the time it started, are not in the
+  // store yet. The daemon's timer leaves the evaluation to the attempt's end then, so that an
+  // evaluation sees what a replay of the recording would see at that time.
+  virtual bool busy() const { return false; }
 };
 
 }  // namespace setpoint

@@ -44,6 +44,7 @@ class QuerySource : public MetricSource {
   // samples: new samples accepted by the store; skipped_lines: malformed result entries and
   // pairs; rejected_series: series over max_series in a round.
   const SourceHealth& health() const override { return health_; }
+  bool busy() const override { return !in_flight_.empty(); }
 
   // "http_requests_total{job=\"api\"}[30s]": the range query sent for a selector.
   std::string range_query(const std::string& selector) const;

@@ -35,6 +35,7 @@ class ScrapeSource : public MetricSource {
   // samples: scraped samples accepted by the store (not `up` and the other synthetic series);
   // skipped_lines and rejected_series add up over all scrapes.
   const SourceHealth& health() const override { return health_; }
+  bool busy() const override { return in_flight_ != 0; }
 
  private:
   void scrape();

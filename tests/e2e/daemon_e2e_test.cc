@@ -3,15 +3,11 @@
 // restart. Every daemon a test starts is stopped (or killed) before the test ends.
 #include <signal.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 #include <catch2/catch.hpp>
-#include <chrono>
-#include <fstream>
 #include <nlohmann/json.hpp>
-#include <thread>
 
+#include "support/daemon_harness.h"
 #include "support/fixtures.h"
 #include "support/http_client.h"
 #include "support/process.h"
@@ -19,7 +15,6 @@
 
 using namespace setpoint::test;
 using nlohmann::json;
-using Clock = std::chrono::steady_clock;
 
 namespace {
 
@@ -32,116 +27,39 @@ policy grow_pool {
 }
 )";
 
-// One daemon in a temporary directory, its config, and its log.
-class Daemon {
+// The config of these tests: policy `policy`, knob `pool` set by `actuator_argv` and read
+// back from the file `pool`, metrics pushed; `extra` goes among the top-level keys.
+DaemonFiles write_config(TempDir& dir, const std::string& policy, const std::string& actuator_argv,
+                         const std::string& extra) {
+  write_text(dir.file("policies.setpoint"), policy);
+  struct stat st {};
+  if (stat(dir.file("pool").c_str(), &st) != 0) write_text(dir.file("pool"), "20\n");
+  write_daemon_token(dir.file("token"));
+  // A fixed port, not 0: `setpoint ctl --config` reads it from the config.
+  std::string listen = "127.0.0.1:" + std::to_string(free_local_port());
+  write_text(dir.file("setpoint.toml"),
+             "policies = [\"policies.setpoint\"]\n"
+             "state_file = \"state.db\"\n"
+             "evaluation_interval = \"1s\"\n"
+             "shutdown_deadline = \"5s\"\n" +
+                 extra + "\n[control]\nlisten = \"" + listen +
+                 "\"\n"
+                 "token_file = \"token\"\n"
+                 "\n[push]\nenabled = true\nmax_body = \"64KiB\"\n"
+                 "\n[knob.pool]\nactuator = \"exec\"\nargv = " +
+                 actuator_argv + "\nread_argv = [\"/bin/cat\", \"" + dir.file("pool") +
+                 "\"]\ntimeout = \"10s\"\nretry = { attempts = 1 }\n");
+  return {dir.file("setpoint.toml"), listen, dir.file("daemon.log")};
+}
+
+// One daemon in a temporary directory, started on that config.
+class Daemon : public DaemonProcess {
  public:
   Daemon(TempDir& dir, const std::string& policy, const std::string& actuator_argv,
          const std::string& extra = {})
-      : dir_(dir), port_(free_local_port()) {
-    write_text(dir.file("policies.setpoint"), policy);
-    if (!exists(dir.file("pool"))) write_text(dir.file("pool"), "20\n");
-    write_text(dir.file("token"), "secret-token\n");
-    chmod(dir.file("token").c_str(), 0600);
-    write_text(dir.file("setpoint.toml"),
-               "policies = [\"policies.setpoint\"]\n"
-               "state_file = \"state.db\"\n"
-               "evaluation_interval = \"1s\"\n"
-               "shutdown_deadline = \"5s\"\n" +
-                   extra +
-                   "\n[control]\n"
-                   "listen = \"127.0.0.1:" +
-                   std::to_string(port_) +
-                   "\"\n"
-                   "token_file = \"token\"\n"
-                   "\n[push]\nenabled = true\nmax_body = \"64KiB\"\n"
-                   "\n[knob.pool]\nactuator = \"exec\"\nargv = " +
-                   actuator_argv + "\nread_argv = [\"/bin/cat\", \"" + dir.file("pool") +
-                   "\"]\ntimeout = \"10s\"\nretry = { attempts = 1 }\n");
+      : DaemonProcess(write_config(dir, policy, actuator_argv, extra)) {
     start();
   }
-  ~Daemon() {
-    if (pid_ > 0) {
-      kill(pid_, SIGKILL);
-      waitpid(pid_, nullptr, 0);
-    }
-  }
-
-  void start() {
-    pid_ = spawn_background({SETPOINT_BINARY, "run", "--config", dir_.file("setpoint.toml")},
-                            dir_.file("daemon.log"));
-    auto deadline = Clock::now() + std::chrono::seconds(20);
-    while (Clock::now() < deadline) {
-      if (http_.get(url("/api/v1/status")).status == 200) return;
-      int status = 0;
-      if (waitpid(pid_, &status, WNOHANG) == pid_) {
-        pid_ = -1;
-        FAIL("the daemon exited at start:\n" << log());
-      }
-      std::this_thread::sleep_for(std::chrono::milliseconds(50));
-    }
-    FAIL("the daemon did not answer within 20 s:\n" << log());
-  }
-  // SIGTERM and the exit status (-1 when it did not exit within 20 s or died of a signal).
-  int terminate() {
-    kill(pid_, SIGTERM);
-    int code = wait_exit(std::chrono::seconds(20));
-    return code;
-  }
-  int wait_exit(std::chrono::seconds limit) {
-    auto deadline = Clock::now() + limit;
-    while (Clock::now() < deadline) {
-      int status = 0;
-      if (waitpid(pid_, &status, WNOHANG) == pid_) {
-        pid_ = -1;
-        return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-      }
-      std::this_thread::sleep_for(std::chrono::milliseconds(20));
-    }
-    return -1;
-  }
-  // kill -9 of the daemon and every process it started, as a crash of its machine would.
-  void crash() {
-    kill(-pid_, SIGKILL);
-    kill(pid_, SIGKILL);
-    waitpid(pid_, nullptr, 0);
-    pid_ = -1;
-  }
-  void signal(int sig) { kill(pid_, sig); }
-
-  std::string url(const std::string& path) const {
-    return "http://127.0.0.1:" + std::to_string(port_) + path;
-  }
-  HttpResponse get(const std::string& path) { return http_.get(url(path)); }
-  HttpResponse post(const std::string& path, const std::string& body,
-                    const std::string& token = "secret-token") {
-    return http_.post(url(path), body, token);
-  }
-  HttpResponse push(const std::string& text) { return post("/api/v1/push", text); }
-  json status() { return json::parse(get("/api/v1/status").body); }
-  json actions() { return json::parse(get("/api/v1/actions").body); }
-  std::string log() const { return read_text(dir_.file("daemon.log")); }
-
-  // Waits until `ready` holds, pushing load=2 every 100 ms so evaluations keep coming.
-  template <typename F>
-  bool until(F ready, const std::string& load = "load 2\n") {
-    auto deadline = Clock::now() + std::chrono::seconds(20);
-    while (Clock::now() < deadline) {
-      if (!load.empty()) push(load);
-      if (ready()) return true;
-      std::this_thread::sleep_for(std::chrono::milliseconds(100));
-    }
-    return false;
-  }
-
- private:
-  static bool exists(const std::string& path) {
-    struct stat st {};
-    return stat(path.c_str(), &st) == 0;
-  }
-  TempDir& dir_;
-  int port_;
-  pid_t pid_ = -1;
-  HttpClient http_{std::chrono::seconds(5)};
 };
 
 std::string write_pool_argv(const TempDir& dir) {

@@ -239,3 +239,94 @@ TEST_CASE("a UTF-8 byte-order mark at the start is skipped") {
   CHECK(d.list().empty());
   CHECK(m.items.size() == 1);
 }
+
+TEST_CASE("a quarantine clause holds a limit per kind of outcome, and the old form still reads") {
+  Diagnostics d;
+  Module m = parse_text(
+      "policy p {\n"
+      "  quarantine after 3 consecutive failures\n"
+      "  quarantine and rollback after 2 failures, 1 error,\n"
+      "             4 inconclusive\n"
+      "  on inconclusive rollback\n"
+      "}\n",
+      d);
+  REQUIRE(d.list().empty());
+  const std::vector<Clause>& c = m.items[0].clauses;
+  REQUIRE(c.size() == 3);
+  CHECK(c[0].kind == ClauseKind::Quarantine);
+  CHECK(c[0].verdict_rule == VerdictRule::Quarantine);
+  CHECK_FALSE(c[0].rollback);
+  REQUIRE(c[0].limits.size() == 1);
+  CHECK(c[0].limits[0].kind == LimitKind::Failures);
+  CHECK(c[0].limits[0].count == 3);
+  CHECK(c[0].limits[0].words == "consecutive failures");
+  CHECK(c[0].number == 3);
+  CHECK(c[1].rollback);
+  REQUIRE(c[1].limits.size() == 3);
+  CHECK(c[1].limits[1].kind == LimitKind::Errors);
+  CHECK(c[1].limits[1].words == "error");
+  CHECK(c[1].limits[2].kind == LimitKind::Inconclusive);
+  CHECK(c[1].limits[2].count == 4);
+  CHECK(c[2].kind == ClauseKind::Quarantine);
+  CHECK(c[2].verdict_rule == VerdictRule::OnInconclusive);
+  CHECK(c[2].rollback);
+  CHECK(std::string(clause_keyword(c[2])) == "on inconclusive");
+}
+
+TEST_CASE("a broken quarantine or on clause says what it expected") {
+  auto first = [](const std::string& clause) {
+    Diagnostics d;
+    parse_text("policy p {\n  " + clause + "\n}\n", d);
+    REQUIRE_FALSE(d.list().empty());
+    return d.list()[0].message;
+  };
+  CHECK(first("quarantine after 3 retries") ==
+        "expected failures, errors or inconclusive, found 'retries'");
+  CHECK(first("quarantine after 3 failures, errors") ==
+        "expected another count after ',', found "
+        "'errors'");
+  CHECK(first("quarantine and pause after 3 failures") ==
+        "expected 'rollback' after 'quarantine and', found 'pause'");
+  CHECK(first("on failure rollback") == "expected 'inconclusive' after 'on', found 'failure'");
+  CHECK(first("on inconclusive retry") == "expected 'keep' or 'rollback', found 'retry'");
+}
+
+TEST_CASE("a knob takes damping options after its bounds, on one line or several") {
+  Diagnostics d;
+  Module m = parse_text(
+      "knob pool : int in 4..256 stabilize up 0s down 5m, tolerance 10%,\n"
+      "  max step 8 per 1m\n"
+      "knob ttl : duration in 0s..1h stabilize down 10m\n"
+      "let x = 1\n",
+      d);
+  REQUIRE(d.list().empty());
+  REQUIRE(m.items.size() == 3);
+  const std::vector<KnobOption>& o = m.items[0].options;
+  REQUIRE(o.size() == 3);
+  CHECK(o[0].kind == KnobOptionKind::Stabilize);
+  CHECK(o[0].up.seconds == 0);
+  CHECK(o[0].up.present);
+  CHECK(o[0].down.seconds == 300);
+  CHECK(o[1].kind == KnobOptionKind::Tolerance);
+  CHECK(m.expr(o[1].amount).number == Approx(0.1));
+  CHECK(o[2].kind == KnobOptionKind::MaxStep);
+  CHECK(m.expr(o[2].amount).number == 8);
+  CHECK(o[2].per.seconds == 60);
+  REQUIRE(m.items[1].options.size() == 1);
+  CHECK_FALSE(m.items[1].options[0].up.present);
+  CHECK(m.items[1].options[0].down.seconds == 600);
+  CHECK(m.items[2].kind == ItemKind::Let);
+}
+
+TEST_CASE("a word after a knob's bounds that starts no option is reported at the word") {
+  Diagnostics d;
+  parse_text("knob pool : int in 4..256 stabilise down 5m\nlet x = 1\n", d);
+  REQUIRE(d.list().size() == 1);
+  CHECK(d.list()[0].code == Code::UnknownKnobOption);
+  CHECK(d.list()[0].message == "unknown knob option 'stabilise'");
+  CHECK(d.list()[0].hint == "did you mean 'stabilize'?");
+  Diagnostics d2;
+  parse_text("knob pool : int in 4..256 stabilize 5m\n", d2);
+  REQUIRE(d2.list().size() == 1);
+  CHECK(d2.list()[0].message == "expected 'up' or 'down' and a duration, found '5m'");
+}

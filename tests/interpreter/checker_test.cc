@@ -317,3 +317,63 @@ TEST_CASE("a let of another file, or a let with matchers, is read as a metric an
       Summary{
           "2:9 W0206 'p95' is a let, but with label matchers it selects the metric of that name"});
 }
+
+TEST_CASE("the counts of a quarantine clause are range-checked, each kind given once") {
+  const std::string acts = "  trigger p95 > 1s for 5m\n  action notify \"x\"\n";
+  CHECK(policy(acts + "  quarantine after 3 failures, 2 errors, 4 inconclusive\n").summary() ==
+        Summary{});
+  CHECK(policy(acts + "  quarantine after 0 errors, 1.5 inconclusive\n").summary() ==
+        Summary{"9:20 E0606 the number of errors must be a whole number from 1 to 1000, found '0'",
+                "9:30 E0606 the number of inconclusive validations must be a whole number from 1 "
+                "to 1000, found '1.5'"});
+  Checked twice = policy(acts + "  quarantine after 3 failures, 2 errors, 1 consecutive failure\n");
+  CHECK(twice.summary() == Summary{"9:44 E0611 the limit on failures is given twice"});
+  REQUIRE(twice.diagnostics.list()[0].notes.size() == 1);
+  CHECK(twice.diagnostics.list()[0].notes[0].message == "first given here");
+}
+
+TEST_CASE("on inconclusive is a clause of its own: once, in policies and defaults") {
+  const std::string acts = "  trigger p95 > 1s for 5m\n  action notify \"x\"\n";
+  CHECK(
+      policy(acts + "  quarantine after 2 inconclusive\n  on inconclusive rollback\n").summary() ==
+      Summary{});
+  CHECK(policy(acts + "  on inconclusive keep\n  on inconclusive rollback\n").summary() ==
+        Summary{"10:3 E0602 'on inconclusive' is given twice"});
+  CHECK(check_text("defaults {\n  on inconclusive rollback\n}\n").summary() == Summary{});
+  Checked e = check_text(
+      "emergency e {\n  trigger x > 1 for 1m\n  action rollback all since 30m\n  on inconclusive "
+      "rollback\n}\n");
+  CHECK(e.summary() == Summary{"4:3 E0603 'on inconclusive' is not allowed in an emergency"});
+  CHECK(e.diagnostics.list()[0].hint == "an emergency's actions are not validated or rolled back");
+}
+
+TEST_CASE("a knob's damping options are checked against its type, each given once") {
+  CHECK(check_text("knob pool : int in 4..256 stabilize up 0s down 5m, tolerance 10%, max step 8 "
+                   "per 1m\nknob ttl : duration in 0s..1h max step 50% per 10m\n")
+            .summary() == Summary{});
+  CHECK(check_text("knob pool : int in 4..256 tolerance 0.1, max step 0 per 1m\n").summary() ==
+        Summary{"1:37 E0610 a tolerance is a percentage of the current value, found '0.1'",
+                "1:51 E0610 a max step must be more than 0, found '0'"});
+  CHECK(check_text("knob pool : int in 4..256 tolerance 100%, stabilize down 2h\n").summary() ==
+        Summary{"1:37 E0610 a tolerance must be more than 0% and less than 100%, found '100%'",
+                "1:58 E0610 a stabilization window is at most 1h, found '2h'"});
+  CHECK(check_text("knob pool : int in 4..256 max step 5m per 0s\n").summary() ==
+        Summary{"1:36 E0403 max step '5m' is a duration, but 'pool' is an int knob",
+                "1:43 E0610 the period of a max step must be more than 0s"});
+  CHECK(check_text("knob pool : int in 4..256 max step 1.5 per 1m\n").summary() ==
+        Summary{"1:36 E0403 'pool' is an int knob; max step '1.5' is not a whole number"});
+  Checked twice = check_text("knob pool : int in 4..256 tolerance 5%, tolerance 10%\n");
+  CHECK(twice.summary() == Summary{"1:41 E0610 'tolerance' is given twice"});
+  CHECK(twice.diagnostics.list()[0].notes[0].message == "first given here");
+  CHECK(check_text("knob pool : int in 4..256 stabilize up 1m up 2m\n").summary() ==
+        Summary{"1:43 E0610 'stabilize up' is given twice"});
+}
+
+TEST_CASE("a knob declared in several files must be damped the same way in each") {
+  CHECK(check_texts({"knob pool : int in 4..256 stabilize down 5m\n",
+                     "knob pool : int in 4..256 stabilize down 300s\n"})
+            .summary() == Summary{});
+  CHECK(check_texts({"knob pool : int in 4..256 stabilize down 5m\n",
+                     "knob pool : int in 4..256 stabilize down 10m\n"})
+            .codes() == std::vector<std::string>{"E0205"});
+}

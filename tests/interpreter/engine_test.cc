@@ -299,7 +299,8 @@ TEST_CASE("an action that makes things worse is rolled back, and quarantines its
         "1970-01-01T00:07:00Z grow_pool regressed (load rose 50% (95% CI 49%..50%), p = 2.3e-05 "
         "< 0.05: regressed)\n"
         "1970-01-01T00:07:00Z grow_pool rolled_back pool 30 -> 20 (validation regressed)\n"
-        "1970-01-01T00:07:00Z grow_pool quarantined (1 consecutive failed validations)\n");
+        "1970-01-01T00:07:00Z grow_pool quarantined (1 failed validation: the limit of 1 is "
+        "exhausted)\n");
   CHECK(s.engine->knob("pool") == 20);
 }
 
@@ -325,4 +326,176 @@ policy grow_pool {
         "1970-01-01T00:03:00Z grow_pool rolled_back pool 30 -> 20 (rollback condition held: "
         "rollback when errors > baseline + 5%)\n");
   CHECK(s.engine->knob("pool") == 20);
+}
+
+TEST_CASE("a new value within the knob's tolerance is no action, reported once per firing") {
+  Scenario s(R"(
+knob pool : int in 1..100 tolerance 10%
+policy grow_pool {
+  trigger load > 1
+  action set pool = pool + 1
+}
+)");
+  s.engine->set_knob("pool", 20);
+  s.fill(series("load"), 0, 300, 2);
+  CHECK(s.run(60) ==
+        "1970-01-01T00:00:00Z grow_pool firing\n"
+        "1970-01-01T00:00:00Z grow_pool skipped (within the 10% tolerance of the current value)\n");
+  CHECK(s.engine->knob("pool") == 20);
+  // The firing is still waiting: once the change is more than 10%, it is made.
+  s.engine->set_knob("pool", 5);
+  CHECK(s.run(75, 75) == "1970-01-01T00:01:15Z grow_pool applied pool 5 -> 6\n");
+}
+
+TEST_CASE("a brief dip does not shrink a knob stabilized downwards") {
+  const char* policies = R"(
+knob pool : int in 1..100 stabilize down 2m
+policy shrink_pool {
+  trigger load < 0.5
+  action set pool = pool - 4
+}
+)";
+  Scenario dip(policies);
+  dip.engine->set_knob("pool", 20);
+  dip.fill(series("load"), 0, 60, 1);
+  dip.fill(series("load"), 60, 105, 0.2);
+  dip.fill(series("load"), 105, 600, 1);
+  CHECK(dip.run(300) ==
+        "1970-01-01T00:01:00Z shrink_pool firing\n"
+        "1970-01-01T00:01:00Z shrink_pool skipped (stabilizing: the highest recommendation for "
+        "pool in the last 2m is 20)\n"
+        "1970-01-01T00:01:45Z shrink_pool resolved (trigger no longer holds)\n");
+  CHECK(dip.engine->knob("pool") == 20);
+
+  // Asked for over the whole window (60 s to 2m45s: the last 20 was at 45 s), it shrinks.
+  Scenario low(policies);
+  low.engine->set_knob("pool", 20);
+  low.fill(series("load"), 0, 60, 1);
+  low.fill(series("load"), 60, 600, 0.2);
+  CHECK(low.run(300) ==
+        "1970-01-01T00:01:00Z shrink_pool firing\n"
+        "1970-01-01T00:01:00Z shrink_pool skipped (stabilizing: the highest recommendation for "
+        "pool in the last 2m is 20)\n"
+        "1970-01-01T00:02:45Z shrink_pool applied pool 20 -> 16\n");
+}
+
+TEST_CASE("stabilization windows differ per direction: a short one up, a long one down") {
+  Scenario s(R"(
+knob pool : int in 1..100 stabilize up 30s down 2m
+policy grow_pool {
+  trigger load > 2
+  action set pool = pool + 10
+}
+policy shrink_pool {
+  trigger load < 0.5
+  action set pool = pool - 5
+}
+)");
+  s.engine->set_knob("pool", 20);
+  s.fill(series("load"), 0, 60, 1);
+  s.fill(series("load"), 60, 180, 3);
+  s.fill(series("load"), 180, 600, 0.2);
+  CHECK(s.run(360) ==
+        "1970-01-01T00:01:00Z grow_pool firing\n"
+        "1970-01-01T00:01:00Z grow_pool skipped (stabilizing: the lowest recommendation for pool "
+        "in the last 30s is 20)\n"
+        "1970-01-01T00:01:15Z grow_pool applied pool 20 -> 30\n"
+        "1970-01-01T00:03:00Z grow_pool resolved (trigger no longer holds)\n"
+        "1970-01-01T00:03:00Z shrink_pool firing\n"
+        "1970-01-01T00:03:00Z shrink_pool skipped (stabilizing: the highest recommendation for "
+        "pool in the last 2m is 30)\n"
+        "1970-01-01T00:04:45Z shrink_pool applied pool 30 -> 25\n");
+}
+
+TEST_CASE("an increase goes no higher than the lowest recommendation of its window") {
+  Scenario s(R"(
+knob pool : int in 1..100 stabilize up 30s
+policy follow_load {
+  trigger load > 1
+  action set pool = load * 10
+}
+)");
+  s.engine->set_knob("pool", 20);
+  s.fill(series("load"), 0, 30, 0.5);
+  s.fill(series("load"), 30, 45, 3);
+  s.fill(series("load"), 45, 300, 4);
+  // 20 (nothing asked) at 15 s, 30 asked at 30 s: at 45 s the window (15 s, 45 s] holds 30 and 40.
+  CHECK(s.run(60) ==
+        "1970-01-01T00:00:30Z follow_load firing\n"
+        "1970-01-01T00:00:30Z follow_load skipped (stabilizing: the lowest recommendation for pool "
+        "in the last 30s is 20)\n"
+        "1970-01-01T00:00:45Z follow_load applied pool 20 -> 30 (damped from 40: the lowest "
+        "recommendation of the last 30s)\n");
+}
+
+TEST_CASE("an emergency's change is never damped") {
+  Scenario s(R"(
+knob pool : int in 1..100 stabilize down 10m, max step 1 per 1h
+emergency shed {
+  trigger errors > 0.5
+  action set pool = 4
+}
+)");
+  s.engine->set_knob("pool", 40);
+  s.fill(series("errors"), 0, 60, 1);
+  CHECK(s.run(0) ==
+        "1970-01-01T00:00:00Z shed firing\n"
+        "1970-01-01T00:00:00Z shed applied pool 40 -> 4\n");
+}
+
+TEST_CASE("a max step clamps a change, counting the changes made earlier in its period") {
+  Scenario s(R"(
+knob pool : int in 1..100 max step 8 per 1m
+policy grow_pool {
+  trigger load > 1
+  action set pool = pool * 2
+}
+)");
+  s.engine->set_knob("pool", 10);
+  s.fill(series("load"), 0, 15, 2);
+  s.fill(series("load"), 15, 30, 0);
+  s.fill(series("load"), 30, 300, 2);
+  CHECK(s.run(90) ==
+        "1970-01-01T00:00:00Z grow_pool firing\n"
+        "1970-01-01T00:00:00Z grow_pool applied pool 10 -> 18 (damped from 20: max step 8 per 1m)\n"
+        "1970-01-01T00:00:15Z grow_pool resolved (trigger no longer holds)\n"
+        "1970-01-01T00:00:30Z grow_pool firing\n"
+        "1970-01-01T00:00:30Z grow_pool skipped (the max step of 8 per 1m for pool is used up)\n"
+        "1970-01-01T00:01:00Z grow_pool applied pool 18 -> 26 (damped from 36: max step 8 per "
+        "1m)\n");
+}
+
+TEST_CASE("a percentage max step on an int knob is rounded away from the value, so it moves") {
+  Scenario s(R"(
+knob pool : int in 1..100 max step 10% per 1m
+policy grow_pool {
+  trigger load > 1
+  action set pool = pool * 3
+}
+)");
+  s.engine->set_knob("pool", 4);
+  s.fill(series("load"), 0, 60, 2);
+  CHECK(s.run(0) ==
+        "1970-01-01T00:00:00Z grow_pool firing\n"
+        "1970-01-01T00:00:00Z grow_pool applied pool 4 -> 5 (damped from 12: max step 10% per "
+        "1m)\n");
+}
+
+TEST_CASE("damping of one knob leaves a firing's other knobs alone, and says so") {
+  Scenario s(R"(
+knob pool : int in 1..100 tolerance 10%
+knob cache : int in 0..1000
+policy grow {
+  trigger load > 1
+  action set pool = pool + 1
+  action set cache = cache + 100
+}
+)");
+  s.engine->set_knob("pool", 20);
+  s.engine->set_knob("cache", 100);
+  s.fill(series("load"), 0, 60, 2);
+  CHECK(s.run(15) ==
+        "1970-01-01T00:00:00Z grow firing\n"
+        "1970-01-01T00:00:00Z grow skipped pool (within the 10% tolerance of the current value)\n"
+        "1970-01-01T00:00:00Z grow applied cache 100 -> 200\n");
 }

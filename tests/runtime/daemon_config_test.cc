@@ -363,7 +363,8 @@ TEST_CASE("an exec argv written as one string is refused: setpoint never runs a 
         "= [\"/usr/local/bin/set-workers\", \"{value}\"]");
 }
 
-TEST_CASE("file actuators: signals by name, with a pid file, and one way to reload", "[config]") {
+TEST_CASE("file actuators signal by name, with a pid file, and may also run a command",
+          "[config]") {
   std::string file = "[knob.gc]\nactuator = \"file\"\npath = \"/x\"\n";
   CHECK(error_of(file + "reload_signal = \"SIGHUP\"\n") ==
         "s.toml:5:17: \"reload_signal\" needs a \"reload_pid_file\"; hint: the signal goes to the "
@@ -371,9 +372,10 @@ TEST_CASE("file actuators: signals by name, with a pid file, and one way to relo
   CHECK(error_of(file + "reload_pid_file = \"/run/a.pid\"\nreload_signal = \"SIGKILL\"\n") ==
         "s.toml:6:17: \"reload_signal\" is not a signal setpoint sends: \"SIGKILL\"; hint: use "
         "SIGHUP, SIGUSR1, SIGUSR2, SIGINT, SIGTERM, SIGQUIT, SIGCONT or SIGWINCH");
-  CHECK(error_of(file + "reload_pid_file = \"/run/a.pid\"\nreload_argv = [\"/bin/reload\"]\n") ==
-        "s.toml:5:19: [knob.gc] has both \"reload_argv\" and \"reload_pid_file\"; hint: reload one "
-        "way: run a command, or signal a process");
+  DaemonConfig both = config("policies = [\"p\"]\n" + file +
+                             "reload_pid_file = \"/run/a.pid\"\nreload_argv = [\"/bin/r\"]\n");
+  CHECK(both.actuators[0].file.reload_argv == std::vector<std::string>{"/bin/r"});  // both run
+  CHECK(both.actuators[0].file.reload_signal == SIGHUP);
 }
 
 TEST_CASE("the control API stays on loopback unless allow_remote says otherwise, with a token",

@@ -91,3 +91,88 @@ TEST_CASE("engine state that is not JSON, or from another version, is refused wi
   CHECK(error == "engine state version 99 is not 1");
   CHECK_FALSE(engine_state_from_json(R"({"version": 1, "policies": 3})", error));
 }
+
+TEST_CASE("a stabilization window resumes after a restart with the recommendations it held") {
+  const char* policies = R"(
+knob pool : int in 1..100 stabilize down 2m
+policy shrink_pool {
+  trigger load < 0.5
+  action set pool = pool - 4
+}
+)";
+  Scenario before(policies);
+  before.engine->set_knob("pool", 20);
+  before.fill(series("load"), 0, 60, 1);
+  before.fill(series("load"), 60, 600, 0.2);
+  before.run(120);
+  EngineState saved = round_trip(*before.engine);
+  REQUIRE(saved.knob_histories.size() == 1);
+  CHECK(saved.knob_histories[0].knob == "pool");
+  // 20 (nothing asked) at 15 s to 45 s, then 16 from 60 s: the window is 2m.
+  CHECK(saved.knob_histories[0].recommendations.size() == 8);
+  CHECK(saved.knob_histories[0].recommendations.front().value == 20);
+  CHECK(saved.knob_histories[0].recommendations.back().value == 16);
+
+  // The 20 recommended at 45 s still holds the pool until 2m45s, restart or not.
+  Scenario after(policies);
+  after.fill(series("load"), 0, 60, 1);
+  after.fill(series("load"), 60, 600, 0.2);
+  after.engine->restore(saved, 135'000);
+  // The firing itself was restored: it is not announced again, only why it still waits.
+  CHECK(after.run(180, 135) ==
+        "1970-01-01T00:02:15Z shrink_pool skipped (stabilizing: the highest recommendation for "
+        "pool in the last 2m is 20)\n"
+        "1970-01-01T00:02:45Z shrink_pool applied pool 20 -> 16\n");
+}
+
+TEST_CASE("validation counts, the quarantine's reason and knob changes survive the round trip") {
+  EngineState s;
+  EngineState::PolicyState p;
+  p.name = "grow_pool";
+  p.consecutive_failures = 1;
+  p.consecutive_errors = 2;
+  p.inconclusive = 3;
+  p.quarantined = true;
+  p.quarantine_reason = "3 inconclusive validations: the limit of 3 is exhausted";
+  s.policies.push_back(p);
+  EngineState::ValidationState v;
+  v.policy = "grow_pool";
+  v.error = "evaluation failed: multiple matches for labels";
+  s.validations.push_back(v);
+  s.knob_histories.push_back({"pool", {{15'000, 20}, {30'000, 16.5}}, {{30'000, -4, 7}}});
+  std::string error;
+  std::optional<EngineState> back = engine_state_from_json(engine_state_to_json(s), error);
+  INFO(error);
+  REQUIRE(back);
+  const EngineState::PolicyState& q = back->policies.at(0);
+  CHECK(q.consecutive_failures == 1);
+  CHECK(q.consecutive_errors == 2);
+  CHECK(q.inconclusive == 3);
+  CHECK(q.quarantine_reason == "3 inconclusive validations: the limit of 3 is exhausted");
+  CHECK(back->validations.at(0).error == "evaluation failed: multiple matches for labels");
+  REQUIRE(back->knob_histories.size() == 1);
+  const EngineState::KnobHistoryState& h = back->knob_histories[0];
+  CHECK(h.knob == "pool");
+  REQUIRE(h.recommendations.size() == 2);
+  CHECK(h.recommendations[1].t_ms == 30'000);
+  CHECK(h.recommendations[1].value == 16.5);
+  REQUIRE(h.changes.size() == 1);
+  CHECK(h.changes[0].delta == -4);
+  CHECK(h.changes[0].action == 7);
+}
+
+TEST_CASE("engine state written before validation limits and damping existed still loads") {
+  std::string error;
+  std::optional<EngineState> s = engine_state_from_json(
+      R"({"version": 1, "policies": [{"name": "p", "instances": [], "last_action": null,
+          "action_times": [], "consecutive_failures": 2, "quarantined": false, "paused": false}],
+          "actions": [], "validations": [], "proposals": [], "knobs": {}, "paused_until": null,
+          "pause_reason": "", "last_eval": null, "next_action": 1})",
+      error);
+  INFO(error);
+  REQUIRE(s);
+  CHECK(s->policies[0].consecutive_failures == 2);
+  CHECK(s->policies[0].consecutive_errors == 0);
+  CHECK(s->policies[0].quarantine_reason.empty());
+  CHECK(s->knob_histories.empty());
+}

@@ -27,6 +27,12 @@ namespace {
 
 const std::string kOk = "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n";
 
+HttpResponse json_response(std::string body) {
+  HttpResponse r;
+  r.body = std::move(body);
+  return r;
+}
+
 }  // namespace
 
 TEST_CASE("a GET with query parameters and headers reaches the handler decoded", "[http_server]") {
@@ -652,4 +658,61 @@ TEST_CASE("stop closes every connection and stream, and the loop ends with no ha
   CHECK_FALSE(stream->send("data: after stop\n\n"));
   CHECK(t.stop_callbacks() == 1);
   CHECK(t.close_loop() == 0);
+}
+
+TEST_CASE("a deferred reply keeps the connection and the order of pipelined answers",
+          "[http_server]") {
+  // /slow answers from a timer 30 ms later, /now at once; /sync defers and answers at once.
+  // The timers are freed by their close callbacks.
+  uv_loop_t* loop = nullptr;
+  std::vector<std::string> peers;
+  TestServer t({}, [&](const HttpRequest& request) {
+    peers.push_back(request.peer);
+    HttpReply reply;
+    if (request.path == "/now") {
+      reply.response.body = "\"now\"";
+      return reply;
+    }
+    if (request.path == "/sync") {
+      reply.deferred = [](HttpResponder respond) { respond(json_response("\"sync\"")); };
+      return reply;
+    }
+    reply.deferred = [loop](HttpResponder respond) {
+      auto* timer = new uv_timer_t;
+      uv_timer_init(loop, timer);
+      timer->data = new HttpResponder(std::move(respond));
+      uv_timer_start(
+          timer,
+          [](uv_timer_t* h) {
+            auto* r = static_cast<HttpResponder*>(h->data);
+            (*r)(json_response("\"slow\""));
+            (*r)(json_response("\"a second call does nothing\""));
+            delete r;
+            uv_close(reinterpret_cast<uv_handle_t*>(h),
+                     [](uv_handle_t* c) { delete reinterpret_cast<uv_timer_t*>(c); });
+          },
+          30, 0);
+    };
+    return reply;
+  });
+  loop = t.loop();
+  REQUIRE(t.started());
+  int port = t.port();
+  Received pipelined;
+  std::string second;
+  t.run([&] {
+    int fd = connect_tcp(port);
+    send_all(fd,
+             "GET /slow HTTP/1.1\r\n\r\nGET /now HTTP/1.1\r\n\r\nGET /sync HTTP/1.1\r\n\r\n"
+             "GET /slow HTTP/1.1\r\nConnection: close\r\n\r\n");
+    pipelined = receive(fd);
+    close(fd);
+  });
+  CHECK(pipelined.closed);
+  CHECK(pipelined.data == kOk + "Content-Length: 6\r\n\r\n\"slow\"" + kOk +
+                              "Content-Length: 5\r\n\r\n\"now\"" + kOk +
+                              "Content-Length: 6\r\n\r\n\"sync\"" + kOk +
+                              "Content-Length: 6\r\nConnection: close\r\n\r\n\"slow\"");
+  REQUIRE(peers.size() == 4);
+  CHECK(peers[0] == peers[3]);  // one connection for all four
 }

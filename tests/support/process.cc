@@ -4,10 +4,12 @@
 #include <poll.h>
 #include <spawn.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <csignal>
 #include <stdexcept>
 
 extern char** environ;
@@ -82,13 +84,16 @@ ProcessResult run_setpoint(std::vector<std::string> args, const std::string& inp
 
 // fork + exec rather than posix_spawn: the child must ask for PR_SET_PDEATHSIG before exec, so
 // that a test binary killed by a timeout never leaves a server behind.
-pid_t spawn_background(const std::vector<std::string>& argv, const std::string& log_path) {
+pid_t spawn_background(const std::vector<std::string>& argv, const std::string& log_path,
+                       const SpawnOptions& options) {
   int log_fd = open(log_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   int null_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
   if (log_fd < 0 || null_fd < 0) throw std::runtime_error("cannot open " + log_path);
   std::vector<char*> args;
   for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
   args.push_back(nullptr);
+  rlimit fsize{static_cast<rlim_t>(options.file_size_limit),
+               static_cast<rlim_t>(options.file_size_limit)};
   pid_t parent = getpid();
   pid_t pid = fork();
   if (pid == 0) {
@@ -99,6 +104,12 @@ pid_t spawn_background(const std::vector<std::string>& argv, const std::string& 
     dup2(null_fd, 0);
     dup2(log_fd, 1);
     dup2(log_fd, 2);
+    if (options.file_size_limit > 0) {
+      // Ignored, SIGXFSZ no longer kills the writer: its write fails with EFBIG instead, which
+      // is what a program sees on a full disk (ENOSPC) too. Both survive exec.
+      signal(SIGXFSZ, SIG_IGN);
+      if (setrlimit(RLIMIT_FSIZE, &fsize) != 0) _exit(126);
+    }
     execv(args[0], args.data());
     _exit(127);
   }

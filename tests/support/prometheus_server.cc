@@ -1,5 +1,6 @@
-// Starts and stops a real Prometheus server (Debian 12 ships 2.42) on a free 127.0.0.1 port, and
-// turns OpenMetrics text into its TSDB blocks with promtool: the reference for differential tests.
+// Starts and stops a real Prometheus server (Debian 12 ships 2.42) on a free 127.0.0.1 port,
+// serving TSDB blocks made by promtool from OpenMetrics text or scraping one loopback target
+// itself.
 #include "support/prometheus_server.h"
 
 #include <arpa/inet.h>
@@ -13,6 +14,7 @@
 
 #include <cstdlib>
 #include <fstream>
+#include <nlohmann/json.hpp>
 #include <sstream>
 #include <stdexcept>
 #include <thread>
@@ -45,6 +47,31 @@ std::string tail(const std::string& text, size_t lines) {
     pos = nl;
   }
   return text.substr(pos + 1);
+}
+
+// A value written into the YAML config between double quotes: nothing that could end the string
+// or the line, so a test cannot smuggle in another key.
+std::string yaml_quoted(const std::string& value) {
+  for (char c : value) {
+    if (c == '"' || c == '\\' || static_cast<unsigned char>(c) < 0x20) {
+      throw std::invalid_argument("not allowed in a Prometheus config value: " + value);
+    }
+  }
+  return "\"" + value + "\"";
+}
+
+std::string scrape_config(const PrometheusScrapeJob& job) {
+  // Loopback only: a test never makes Prometheus reach beyond the machine.
+  if (job.target.rfind("127.0.0.1:", 0) != 0) {
+    throw std::invalid_argument("a scrape target must be on 127.0.0.1: " + job.target);
+  }
+  // scrape_timeout may not exceed scrape_interval; the same value keeps one slow scrape from
+  // overlapping the next.
+  return "global:\n  evaluation_interval: 1m\nscrape_configs:\n  - job_name: " +
+         yaml_quoted(job.job) + "\n    scrape_interval: " + yaml_quoted(job.interval) +
+         "\n    scrape_timeout: " + yaml_quoted(job.interval) +
+         "\n    metrics_path: " + yaml_quoted(job.path) +
+         "\n    static_configs:\n      - targets: [" + yaml_quoted(job.target) + "]\n";
 }
 
 }  // namespace
@@ -92,7 +119,19 @@ PrometheusServer::PrometheusServer(const std::string& work_dir, const std::strin
                                    std::chrono::seconds ready_timeout)
     : config_path_(work_dir + "/prometheus.yml"), log_path_(work_dir + "/prometheus.log") {
   // No scrape jobs: the server only answers queries over the imported blocks.
-  std::ofstream(config_path_) << "global:\n  evaluation_interval: 1m\nscrape_configs: []\n";
+  launch("global:\n  evaluation_interval: 1m\nscrape_configs: []\n", data_dir, ready_timeout);
+}
+
+PrometheusServer::PrometheusServer(const std::string& work_dir, const std::string& data_dir,
+                                   const PrometheusScrapeJob& job,
+                                   std::chrono::seconds ready_timeout)
+    : config_path_(work_dir + "/prometheus.yml"), log_path_(work_dir + "/prometheus.log") {
+  launch(scrape_config(job), data_dir, ready_timeout);
+}
+
+void PrometheusServer::launch(const std::string& config, const std::string& data_dir,
+                              std::chrono::seconds ready_timeout) {
+  std::ofstream(config_path_) << config;
   // The port can be taken between free_local_port() and the server's bind; try a few.
   for (int attempt = 0; attempt < 3; ++attempt) {
     if (start(data_dir, ready_timeout)) return;
@@ -133,6 +172,27 @@ std::string PrometheusServer::log() const {
   std::ostringstream s;
   s << in.rdbuf();
   return s.str();
+}
+
+bool PrometheusServer::wait_until_up(const std::string& job, std::chrono::seconds limit) {
+  HttpClient http(std::chrono::seconds(2));
+  std::string query = url() + "/api/v1/query?query=" + http.escape("up{job=\"" + job + "\"}");
+  auto deadline = Clock::now() + limit;
+  while (Clock::now() < deadline) {
+    HttpResponse r = http.get(query);
+    // {"status":"success","data":{"resultType":"vector","result":[{"metric":{..},"value":[t,"1"]}]}}
+    auto doc = nlohmann::json::parse(r.body, nullptr, false);
+    const nlohmann::json* result = nullptr;
+    if (r.status == 200 && doc.is_object() && doc["data"].is_object())
+      result = &doc["data"]["result"];
+    for (const auto& series : result && result->is_array() ? *result : nlohmann::json::array()) {
+      const nlohmann::json* value =
+          series.is_object() && series.contains("value") ? &series["value"] : nullptr;
+      if (value && value->is_array() && value->size() == 2 && (*value)[1] == "1") return true;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  return false;
 }
 
 void PrometheusServer::stop() {
