@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -126,6 +127,71 @@ nlohmann::json finding_json(const CheckFinding& f) {
 }
 
 std::string quoted(std::string_view s) { return "'" + std::string(s) + "'"; }
+
+// "2h5m", "90s": a duration as the policy language writes one.
+std::string duration_words(double seconds) {
+  int64_t s = static_cast<int64_t>(std::ceil(seconds));
+  std::string out;
+  if (s >= 3600) out += std::to_string(s / 3600) + "h";
+  if (s % 3600 >= 60) out += std::to_string(s % 3600 / 60) + "m";
+  if (s % 60 || out.empty()) out += std::to_string(s % 60) + "s";
+  return out;
+}
+
+// How far back an expression reads the window store: a range its own window, an instant
+// selector Prometheus' 5-minute lookback, offsets and subqueries added to what they wrap.
+double history_needed(const Module& m, ExprId id) {
+  constexpr double kLookbackSeconds = 300;
+  const Expr& e = m.expr(id);
+  auto inner = [&](ExprId x) { return x == kNoExpr ? 0.0 : history_needed(m, x); };
+  switch (e.kind) {
+    case ExprKind::Selector:
+      return kLookbackSeconds;
+    case ExprKind::Range:
+      return e.number;
+    case ExprKind::Subquery:
+    case ExprKind::Offset:
+      return e.number + inner(e.lhs);
+    default: {
+      double most = std::max(inner(e.lhs), inner(e.rhs));
+      for (ExprId a : e.args) most = std::max(most, inner(a));
+      return most;
+    }
+  }
+}
+
+// `retention` must keep what the longest range, offset or `within` of the policies reads.
+void check_retention(const DaemonConfig& config, const std::string& shown, const PolicySet& set,
+                     std::vector<CheckFinding>& out) {
+  double most = 0;
+  const Module* where = nullptr;
+  Span span{};
+  for (const Module& m : set.modules) {
+    for (ExprId id = 0; id < m.exprs.size(); ++id) {
+      double need = history_needed(m, id);
+      if (need > most) {
+        most = need;
+        where = &m;
+        span = m.expr(id).span;
+      }
+    }
+    for (const Item& it : m.items) {
+      for (const Clause& c : it.clauses) {
+        if (c.kind == ClauseKind::Expect && c.duration.valid && c.duration.seconds > most) {
+          most = c.duration.seconds;
+          where = &m;
+          span = c.duration.span;
+        }
+      }
+    }
+  }
+  if (!where || most <= config.retention_seconds) return;
+  out.push_back(at_policy(*where, span,
+                          "this reads " + duration_words(most) + " of history, but " + shown +
+                              " keeps " + duration_words(config.retention_seconds) + " (retention)",
+                          "set retention = \"" + duration_words(most) + "\" or more in " + shown +
+                              ": the daemon forgets samples older than that"));
+}
 
 // What the policies need from the config, and what the config offers them.
 void cross_check(const DaemonConfig& config, const std::shared_ptr<const SourceFile>& config_file,
@@ -308,6 +374,7 @@ int run_check(const CheckCommand& cmd) {
   if (!paths.empty()) set = load_policy_set(paths);
   if (config) {
     cross_check(*config, config_file, set, findings);
+    check_retention(*config, config_file->path(), set, findings);
     check_files(*config, config_file, findings);
   }
 

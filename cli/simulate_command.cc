@@ -38,15 +38,24 @@ std::optional<int64_t> parse_time(const std::string& text) {
 }
 
 // Whether a replay of a run recording decided what the daemon decided, in one sentence.
+// "2026-12-01T14:18:51.097Z": decisions a few milliseconds apart must read apart.
+std::string utc_ms_text(int64_t t_ms) {
+  std::string s = utc_text(t_ms);
+  char ms[8];
+  std::snprintf(ms, sizeof ms, ".%03lld", static_cast<long long>(((t_ms % 1000) + 1000) % 1000));
+  return s.substr(0, s.size() - 1) + ms + "Z";
+}
+
 std::string compare_with_run(const std::vector<std::pair<int64_t, std::string>>& run,
                              const std::vector<std::pair<int64_t, std::string>>& replay) {
   for (size_t i = 0; i < std::max(run.size(), replay.size()); ++i) {
     if (i < run.size() && i < replay.size() && run[i] == replay[i]) continue;
     std::string out = "the replay differs from the run at event " + std::to_string(i + 1) + ":";
     out += "\n  run:    " +
-           (i < run.size() ? utc_text(run[i].first) + " " + run[i].second : "(no more events)");
-    out += "\n  replay: " + (i < replay.size() ? utc_text(replay[i].first) + " " + replay[i].second
-                                               : "(no more events)");
+           (i < run.size() ? utc_ms_text(run[i].first) + " " + run[i].second : "(no more events)");
+    out +=
+        "\n  replay: " + (i < replay.size() ? utc_ms_text(replay[i].first) + " " + replay[i].second
+                                            : "(no more events)");
     return out;
   }
   return "the replay made the same " + std::to_string(run.size()) +

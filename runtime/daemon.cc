@@ -177,6 +177,15 @@ bool Daemon::start(std::string& error) {
   }
   if (!load_token(config_, token_, error)) return false;
   options_.policy_paths = config_.policies;
+  if (!config_.queries.empty()) {
+    options_.inexact_replay =
+        "a query source's samples keep Prometheus' timestamps, so an evaluation near the end "
+        "of a poll may differ";
+  } else if (config_.scrapes.size() + (config_.push.enabled ? 1 : 0) > 1) {
+    options_.inexact_replay =
+        "with several sources, an evaluation may come while another source's scrape is in "
+        "flight";
+  }
   output_ = std::make_unique<RunOutput>(options_, started_ms_, config_.retention_seconds);
 
   // What the last run left: its state, then the knobs as they were last set.

@@ -106,6 +106,7 @@ bool RunOutput::finish(const PolicySet& set, const WindowStore& store, int64_t n
       a.notes.push_back(
           "the daemon restored the engine state of an earlier run: a replay starts without it");
     }
+    if (!options_.inexact_replay.empty()) a.notes.push_back(options_.inexact_replay);
     if (evaluations_trimmed_) {
       a.notes.push_back("the run was longer than the retention: this is its end only");
     }
@@ -117,7 +118,10 @@ bool RunOutput::finish(const PolicySet& set, const WindowStore& store, int64_t n
       spdlog::info("recording written to {}", options_.record_path);
       if (options_.live) {
         std::cout << "\nrecording written to " << options_.record_path
-                  << "; replay it to the same decisions with:\n  " << command << "\n";
+                  << (options_.inexact_replay.empty()
+                          ? "; replay it to the same decisions with:\n  "
+                          : "; replay it with (" + options_.inexact_replay + "):\n  ")
+                  << command << "\n";
       }
     } else {
       spdlog::error("recording: {}", error);

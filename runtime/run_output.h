@@ -27,6 +27,9 @@ struct RunOptions {
   std::string report_path;      // write the HTML report here at exit, or ""
   bool live = false;            // the live view on stdout, and the summary at exit
   std::vector<std::string> policy_paths;  // as given in the config, for the replay command
+  // Why a replay of the recording may decide otherwise than the run, or "" when it cannot:
+  // samples that keep a timestamp of their own (a query source) or several sources.
+  std::string inexact_replay;
 };
 
 class RunOutput {

@@ -190,3 +190,23 @@ TEST_CASE("check without paths or --config is a usage error, and so is a missing
   CHECK(r.exit_code == 2);
   CHECK(r.err == "setpoint: /nonexistent/setpoint.toml: No such file or directory\n");
 }
+
+TEST_CASE("check --config needs a retention that keeps what the policies read", "[e2e]") {
+  TempDir dir;
+  std::filesystem::create_directory(dir.file("policies"));
+  write_text(dir.file("policies/a.setpoint"), kPolicy);
+  write_text(dir.file("setpoint.toml"),
+             "policies = [\"policies/\"]\nstate_file = \"setpoint.db\"\nretention = \"5m\"\n" +
+                 std::string(kKnobs));
+  ProcessResult r = run_setpoint({"check", "--config", dir.file("setpoint.toml")});
+  CHECK(r.exit_code == 1);
+  std::string policy = dir.file("policies/a.setpoint");
+  std::string config = dir.file("setpoint.toml");
+  CHECK(r.out == policy + ":9:38: error: this reads 10m of history, but " + config +
+                     " keeps 5m (retention)\n"
+                     " 9 |   expect p95 decreases by 20% within 10m\n"
+                     "   |                                      ^^^\n"
+                     " = hint: set retention = \"10m\" or more in " +
+                     config + ": the daemon forgets samples older than that\n\n" +
+                     "checked 2 files: 1 error, 0 warnings\n");
+}

@@ -642,7 +642,6 @@ policy grow_pool {
       ""));
   // Had it evaluated an empty store, the hold would have ended for want of data.
   json history = d.history();
-  WARN(d.log());
   CHECK(audit_of(history, "event", "resolved").empty());
   CHECK(audit_of(history, "event", "pending").size() == 1);
   CHECK(audit_of(history, "event", "firing").size() == 1);
