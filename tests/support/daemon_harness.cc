@@ -1,9 +1,14 @@
 // The daemon harness: starting `setpoint run`, waiting for its control API, talking to it over
-// TCP (libcurl) or a unix socket (a plain HTTP/1.1 request per call), and stopping it.
+// TCP (libcurl) or a unix socket (a plain HTTP/1.1 request per call), stopping it; reading its
+// answers, its state file and /proc; and the refusing scrape target.
 #include "support/daemon_harness.h"
 
 #include <dirent.h>
+#include <netinet/in.h>
+#include <poll.h>
 #include <signal.h>
+#include <sqlite3.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -11,6 +16,7 @@
 #include <algorithm>
 #include <catch2/catch.hpp>
 #include <cstdlib>
+#include <stdexcept>
 
 #include "support/fixtures.h"
 #include "support/http_loopback.h"
@@ -89,6 +95,141 @@ std::vector<ProcessEntry> list_processes() {
   }
   closedir(proc);
   return out;
+}
+
+std::vector<nlohmann::json> audit_records(const nlohmann::json& history, const std::string& kind,
+                                          const std::string& event) {
+  std::vector<nlohmann::json> out;
+  for (const nlohmann::json& r : history) {
+    if (r.value("kind", "") != kind) continue;
+    if (!event.empty() && (!r["body"].is_object() || r["body"].value("event", "") != event))
+      continue;
+    out.push_back(r);
+  }
+  return out;
+}
+
+nlohmann::json source_health(const nlohmann::json& status, const std::string& name) {
+  if (status.contains("sources")) {
+    for (const nlohmann::json& s : status["sources"]) {
+      if (s.value("name", "") == name) return s;
+    }
+  }
+  return nlohmann::json::object();
+}
+
+bool has_line(const std::string& text, const std::string& line) {
+  return ("\n" + text).find("\n" + line + "\n") != std::string::npos;
+}
+
+pid_t child_group(pid_t parent, const std::string& name) {
+  for (const ProcessEntry& p : list_processes()) {
+    if (p.parent == parent && p.name == name) return p.group;
+  }
+  return 0;
+}
+
+bool group_alive(pid_t group) {
+  for (const ProcessEntry& p : list_processes()) {
+    if (p.group == group || p.pid == group) return true;
+  }
+  return false;
+}
+
+std::vector<std::pair<int64_t, std::string>> stored_audit(const std::string& path,
+                                                          const std::string& column) {
+  std::vector<std::pair<int64_t, std::string>> out;
+  sqlite3* db = nullptr;
+  std::string sql = "SELECT seq, " + column + " FROM audit ORDER BY seq";
+  if (sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READONLY, nullptr) == SQLITE_OK) {
+    sqlite3_stmt* s = nullptr;
+    if (sqlite3_prepare_v2(db, sql.c_str(), -1, &s, nullptr) == SQLITE_OK) {
+      while (sqlite3_step(s) == SQLITE_ROW) {
+        out.emplace_back(sqlite3_column_int64(s, 0),
+                         reinterpret_cast<const char*>(sqlite3_column_text(s, 1)));
+      }
+    }
+    sqlite3_finalize(s);
+  }
+  sqlite3_close(db);
+  return out;
+}
+
+std::string sqlite_integrity(const std::string& path) {
+  std::string out;
+  sqlite3* db = nullptr;
+  if (sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READONLY, nullptr) == SQLITE_OK) {
+    sqlite3_stmt* s = nullptr;
+    if (sqlite3_prepare_v2(db, "PRAGMA integrity_check", -1, &s, nullptr) == SQLITE_OK) {
+      while (sqlite3_step(s) == SQLITE_ROW) {
+        out += reinterpret_cast<const char*>(sqlite3_column_text(s, 0));
+      }
+    }
+    sqlite3_finalize(s);
+  } else {
+    out = sqlite3_errmsg(db);
+  }
+  sqlite3_close(db);
+  return out;
+}
+
+RefusingScrapeTarget::RefusingScrapeTarget() {
+  fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof addr;
+  if (fd_ < 0 || ::bind(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 ||
+      ::getsockname(fd_, reinterpret_cast<sockaddr*>(&addr), &len) != 0)
+    throw std::runtime_error("cannot bind 127.0.0.1:0");
+  port_ = ntohs(addr.sin_port);
+}
+
+RefusingScrapeTarget::~RefusingScrapeTarget() {
+  stopping_ = true;
+  if (thread_.joinable()) thread_.join();
+  ::close(fd_);
+}
+
+void RefusingScrapeTarget::open(std::string body) {
+  if (::listen(fd_, 16) != 0) throw std::runtime_error("listen failed");
+  thread_ = std::thread([this, body = std::move(body)] { serve(body); });
+}
+
+bool RefusingScrapeTarget::readable(int fd) {
+  pollfd p{fd, POLLIN, 0};
+  return ::poll(&p, 1, 100) > 0 && !stopping_;
+}
+
+void RefusingScrapeTarget::serve(const std::string& body) {
+  while (!stopping_) {
+    if (!readable(fd_)) continue;
+    int c = ::accept4(fd_, nullptr, nullptr, SOCK_CLOEXEC);
+    if (c < 0) continue;
+    // The request's head is read (for 2 s at most) and not looked at: every answer is `body`.
+    std::string head;
+    char buf[4096];
+    for (int waits = 0; head.find("\r\n\r\n") == std::string::npos && head.size() < 65536;) {
+      if (!readable(c)) {
+        if (stopping_ || ++waits == 20) break;
+        continue;
+      }
+      ssize_t n = ::recv(c, buf, sizeof buf, 0);
+      if (n <= 0) break;
+      head.append(buf, static_cast<size_t>(n));
+    }
+    std::string out =
+        "HTTP/1.1 200 OK\r\nContent-Type: text/plain; version=0.0.4\r\nContent-Length: " +
+        std::to_string(body.size()) + "\r\nConnection: close\r\n\r\n" + body;
+    // MSG_NOSIGNAL: a client that gave up must not kill the test binary with SIGPIPE.
+    for (size_t sent = 0; sent < out.size();) {
+      ssize_t n = ::send(c, out.data() + sent, out.size() - sent, MSG_NOSIGNAL);
+      if (n <= 0) break;
+      sent += static_cast<size_t>(n);
+    }
+    ::close(c);
+    ++served_;
+  }
 }
 
 DaemonProcess::DaemonProcess(DaemonFiles files) : files_(std::move(files)) {

@@ -1,13 +1,17 @@
 // `setpoint run` as the end-to-end tests drive it: the real binary on a config in a temporary
-// directory, its control API over loopback TCP or a unix socket, its log, signals and kill -9.
+// directory, its control API over loopback TCP or a unix socket, its log, signals and kill -9;
+// readers of what it answered and stored, and a scrape target that is down until opened.
 #pragma once
 
 #include <sys/types.h>
 
+#include <atomic>
 #include <chrono>
+#include <cstdint>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "support/http_client.h"
@@ -39,10 +43,60 @@ struct ProcessEntry {
 };
 std::vector<ProcessEntry> list_processes();
 
+// What a daemon answered: the audit records of one kind from GET /api/v1/history, oldest first
+// (with `event`, only the events of that kind); one source's health from GET /api/v1/status
+// (an empty object when it has none of that name); whether `text` has `line` as a whole line.
+std::vector<nlohmann::json> audit_records(const nlohmann::json& history, const std::string& kind,
+                                          const std::string& event = {});
+nlohmann::json source_health(const nlohmann::json& status, const std::string& name);
+bool has_line(const std::string& text, const std::string& line);
+
+// What a state file holds, read straight from it, read-only: (seq, `column`) of every audit
+// record; and SQLite's own check of the file's structure ("ok" when nothing is damaged).
+std::vector<std::pair<int64_t, std::string>> stored_audit(const std::string& state_file,
+                                                          const std::string& column);
+inline std::vector<std::pair<int64_t, std::string>> stored_audit_hashes(const std::string& path) {
+  return stored_audit(path, "hash");
+}
+inline std::vector<std::pair<int64_t, std::string>> stored_audit_kinds(const std::string& path) {
+  return stored_audit(path, "kind");
+}
+std::string sqlite_integrity(const std::string& path);
+
+// The process group of a child of `parent` named `name` (0: none), and whether any process of
+// a group is left.
+pid_t child_group(pid_t parent, const std::string& name);
+bool group_alive(pid_t group);
+
+// A scrape target that is down until open(): its port on 127.0.0.1 is bound but not listening,
+// so every connection to it is refused, and no other program can take the port meanwhile. Once
+// open, a thread of its own answers every request with `body`.
+class RefusingScrapeTarget {
+ public:
+  RefusingScrapeTarget();
+  ~RefusingScrapeTarget();
+  RefusingScrapeTarget(const RefusingScrapeTarget&) = delete;
+  RefusingScrapeTarget& operator=(const RefusingScrapeTarget&) = delete;
+
+  std::string url() const { return "http://127.0.0.1:" + std::to_string(port_) + "/metrics"; }
+  int served() const { return served_; }  // requests answered
+  void open(std::string body);
+
+ private:
+  bool readable(int fd);  // within 100 ms; false when stopping
+  void serve(const std::string& body);
+
+  int fd_ = -1;
+  int port_ = 0;
+  std::atomic<bool> stopping_{false};
+  std::atomic<int> served_{0};
+  std::thread thread_;
+};
+
 class DaemonProcess {
  public:
   explicit DaemonProcess(DaemonFiles files);
-  ~DaemonProcess();  // kill -9 of its process group when it still runs
+  ~DaemonProcess();  // crash() when it still runs
   DaemonProcess(const DaemonProcess&) = delete;
   DaemonProcess& operator=(const DaemonProcess&) = delete;
 
@@ -64,7 +118,8 @@ class DaemonProcess {
                     const std::string& token = kDaemonToken);
   HttpResponse push(const std::string& text) { return post("/api/v1/push", text); }
   // Pushes `text` until the daemon takes every sample of it, at most 100 times: a sample pushed
-  // in the same millisecond as the one before gets its timestamp, and is refused as a duplicate.
+  // within a millisecond of the one before can get the same timestamp, and is then refused as a
+  // duplicate.
   bool push_taken(const std::string& text);
   // The parsed answers; an empty object (status, metrics) or array (the others) when the call
   // failed, so a condition polled while the daemon restarts reads false instead of throwing.
