@@ -1,6 +1,5 @@
 // `setpoint simulate`: replays recorded metrics through the engine core with a virtual clock
 // and prints what the policies would have done: a timeline of events and a summary per policy.
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -321,17 +320,9 @@ int run_simulate(const SimulateCommand& cmd) {
   std::ostringstream html;
   write_report(charts->finish("setpoint simulate", std::move(notes), summary.table()), html);
   std::string error;
-  std::error_code ec;
-  bool existed = std::filesystem::exists(cmd.report, ec);
-  if (!write_file_atomically(cmd.report, html.str(), error)) {
+  if (!write_report_file(cmd.report, html.str(), error)) {
     std::cerr << "setpoint: " << cmd.report << ": " << error << "\n";
     return 2;
-  }
-  if (!existed) {
-    // The temporary file was private (0600); a new report is as readable as any new file.
-    mode_t mask = ::umask(0);
-    ::umask(mask);
-    ::chmod(cmd.report.c_str(), 0666 & ~mask);
   }
   std::cerr << "report written to " << cmd.report << "\n";
   return 0;

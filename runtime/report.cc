@@ -2,12 +2,15 @@
 // and value axes, series, thresholds and event markers; and the min/max reduction of series.
 #include "runtime/report.h"
 
+#include <sys/stat.h>
+
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <string_view>
 
 #include "interpreter/civil_time.h"
+#include "runtime/policy_files.h"
 
 namespace setpoint {
 namespace {
@@ -582,6 +585,18 @@ void ReportSeriesBuilder::reduce() {
     i = end;
   }
   points_ = std::move(out);
+}
+
+bool write_report_file(const std::string& path, const std::string& html, std::string& error) {
+  struct stat st {};
+  bool existed = ::stat(path.c_str(), &st) == 0;
+  if (!write_file_atomically(path, html, error)) return false;
+  if (!existed) {
+    mode_t mask = ::umask(0);
+    ::umask(mask);
+    ::chmod(path.c_str(), 0666 & ~mask);
+  }
+  return true;
 }
 
 }  // namespace setpoint

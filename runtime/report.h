@@ -73,6 +73,11 @@ inline constexpr double kReportPlotHeight = 220;
 // escaped, the same bytes for the same input.
 void write_report(const ReportInput& input, std::ostream& out, const ReportLimits& limits = {});
 
+// Writes a finished page to `path` atomically. A new file is as readable as any new file
+// (0666 less the umask: the temporary file behind it was private); an existing one keeps its
+// mode. False with `error` set when it cannot be written.
+bool write_report_file(const std::string& path, const std::string& html, std::string& error);
+
 // Collects one series point by point in time order while keeping memory bounded: once it holds
 // 4 x max_points points it keeps only the minimum, the maximum and the first and last gap of
 // each of max_points / 2 time columns of from_ms..to_ms, so a spike survives. finish() returns

@@ -2,7 +2,6 @@
 #include "runtime/run_output.h"
 
 #include <spdlog/spdlog.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -12,7 +11,6 @@
 #include <set>
 #include <sstream>
 
-#include "runtime/policy_files.h"
 #include "runtime/policy_report.h"
 #include "runtime/report.h"
 #include "runtime/run_recording.h"
@@ -191,14 +189,10 @@ bool RunOutput::write_report(const PolicySet& set, const WindowStore& store, int
       charts.finish("setpoint run", std::move(notes), summary_ ? summary_->table() : ReportTable{}),
       html);
   std::string error;
-  if (!write_file_atomically(options_.report_path, html.str(), error)) {
+  if (!write_report_file(options_.report_path, html.str(), error)) {
     spdlog::error("report: {}", error);
     return false;
   }
-  // The temporary file was private (0600); a report is as readable as any new file.
-  mode_t mask = ::umask(0);
-  ::umask(mask);
-  ::chmod(options_.report_path.c_str(), 0666 & ~mask);
   spdlog::info("report written to {}", options_.report_path);
   if (options_.live) std::cout << "report written to " << options_.report_path << "\n";
   return true;
