@@ -61,13 +61,6 @@ std::pair<double, bool> apply(BinaryOp op, double l, double r) {
   }
 }
 
-// The label set two samples are matched on: on(...) keeps only those, ignoring(...) and the
-// default drop those and the metric name.
-LabelSetId signature(LabelSetId id, const Expr& e, uint32_t slot, LabelTable& table) {
-  if (e.grouping == Grouping::None) return table.without_name(id);
-  return table.project(slot, id, e.grouping_labels, e.grouping == Grouping::On);
-}
-
 LabelSetId result_labels(LabelSetId many, LabelSetId one, const Expr& e, LabelTable& table) {
   bool drop = drops_metric_name(e.op) || e.bool_modifier;
   if (e.group_side == GroupSide::None && e.grouping == Grouping::None) {
@@ -186,7 +179,7 @@ Value set_operation(const Expr& e, uint32_t slot, const Vector& lhs, const Vecto
                     int64_t t_ms, LabelTable& table) {
   Value out;
   // Label-set ids are small and dense: a flat array of marks beats hashing them.
-  auto signature_of = [&](LabelSetId id) { return signature(id, e, slot, table); };
+  auto signature_of = [&](LabelSetId id) { return match_signature(id, e, slot, table); };
   std::vector<uint8_t> marks(table.size(), 0);
   auto mark = [&](const Vector& v) {
     for (const VectorSample& s : v) {
@@ -215,7 +208,7 @@ Value vector_vector(const Expr& e, uint32_t slot, const Vector& lhs, const Vecto
   const Vector& one = right ? lhs : rhs;
   std::unordered_map<LabelSetId, const VectorSample*> ones;
   for (const VectorSample& s : one) {
-    auto [it, fresh] = ones.emplace(signature(s.labels, e, slot, table), &s);
+    auto [it, fresh] = ones.emplace(match_signature(s.labels, e, slot, table), &s);
     if (!fresh) {
       std::string group = labels_text(table.get(it->first));
       if (e.group_side == GroupSide::None) {
@@ -232,7 +225,7 @@ Value vector_vector(const Expr& e, uint32_t slot, const Vector& lhs, const Vecto
   std::unordered_set<LabelSetId> matched;  // one-to-one: each match group once
   std::unordered_set<LabelSetId> results;
   for (const VectorSample& m : many) {
-    LabelSetId sig = signature(m.labels, e, slot, table);
+    LabelSetId sig = match_signature(m.labels, e, slot, table);
     auto found = ones.find(sig);
     if (found == ones.end()) continue;
     const VectorSample& o = *found->second;
@@ -259,6 +252,11 @@ Value vector_vector(const Expr& e, uint32_t slot, const Vector& lhs, const Vecto
 }
 
 }  // namespace
+
+LabelSetId match_signature(LabelSetId id, const Expr& e, uint32_t slot, LabelTable& table) {
+  if (e.grouping == Grouping::None) return table.without_name(id);
+  return table.project(slot, id, e.grouping_labels, e.grouping == Grouping::On);
+}
 
 Value binary_operation(const Expr& e, uint32_t slot, const Value& lhs, const Value& rhs,
                        int64_t t_ms, LabelTable& table) {

@@ -59,6 +59,7 @@ Evaluator::Evaluator(const std::vector<Module>& modules, const Program& program,
     for (NodeId i : inputs_[v]) ++consumers_[i];
   }
   uses_left_ = consumers_;
+  classify_masks();
 }
 
 void Evaluator::reset_labels() {
@@ -71,6 +72,9 @@ void Evaluator::at(int64_t t_ms) {
   std::fill(now_state_.begin(), now_state_.end(), kNotComputed);
   uses_left_ = consumers_;
   past_values_.clear();
+  columns_.clear();
+  alignments_.clear();
+  std::fill(masked_.begin(), masked_.end(), 0);
   if (table_.size() > options_.max_label_sets) reset_labels();
 }
 
@@ -85,19 +89,20 @@ void Evaluator::drop(NodeId n) {
 const Value& Evaluator::value_at(NodeId n, int64_t t_ms) {
   if (t_ms == now_ms_) {
     if (now_state_[n] != kComputed) {
-      now_values_[n] = compute(n, t_ms);
+      NodeId base = kNoNode;
+      if (mask_kind_[n] != MaskKind::None) {
+        MaskBuffer buffer(*this);
+        base = mask(n, *buffer.keep);
+        if (base != kNoNode) now_values_[n] = materialize(base, *buffer.keep, t_ms);
+      }
+      if (base == kNoNode) now_values_[n] = compute(n, t_ms);
       now_state_[n] = kComputed;
       // Once every consumer in the graph has read an input, its value is dropped: memory holds
       // the values on the current evaluation front, not one per node. Nodes read from outside
       // (conditions) have no consumer here and stay until the next at(); a dropped node asked
       // for again is computed again.
       if (is_expression(program_.graph[n].kind)) {
-        for (NodeId i : inputs_[n]) {
-          if (uses_left_[i] > 0 && --uses_left_[i] == 0 && now_state_[i] == kComputed) {
-            now_values_[i] = Value{};
-            now_state_[i] = kDropped;
-          }
-        }
+        for (NodeId i : inputs_[n]) release(i);
       }
     }
     return now_values_[n];
@@ -107,6 +112,19 @@ const Value& Evaluator::value_at(NodeId n, int64_t t_ms) {
   if (found != at_node.end()) return found->second;
   Value v = compute(n, t_ms);
   return past_values_[n].emplace(t_ms, std::move(v)).first->second;
+}
+
+// One consumer of node i is done with it at this time. A node computed as a mask keeps no value
+// of its own: once its last consumer is done, so is it with its own inputs.
+void Evaluator::release(NodeId i) {
+  if (uses_left_[i] == 0 || --uses_left_[i] > 0) return;
+  if (now_state_[i] == kComputed) {
+    now_values_[i] = Value{};
+    now_state_[i] = kDropped;
+    columns_.erase(i);
+  } else if (masked_[i]) {
+    for (NodeId j : inputs_[i]) release(j);
+  }
 }
 
 const Expr& Evaluator::expr_of(NodeId n) const {

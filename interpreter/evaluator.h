@@ -4,8 +4,11 @@
 // is computed once for all of them.
 #pragma once
 
+#include <deque>
 #include <functional>
+#include <map>
 #include <optional>
+#include <tuple>
 #include <unordered_map>
 #include <vector>
 
@@ -57,6 +60,40 @@ class Evaluator {
   LabelSetId series_labels(uint32_t series);
   void reset_labels();
 
+  // The conjunction fast path (conjunction.cc): a comparison with a constant (`x > 0.5`) and an
+  // `and` of such comparisons are computed as masks over their operand's vector, so that 1,000
+  // policies comparing one shared expression with their own thresholds cost one pass each over
+  // a column of doubles, not a filtered copy and a label match per policy.
+  enum class MaskKind : uint8_t { None, Filter, And };
+  struct Column {  // a vector-valued node's values and match signatures at the current time
+    std::vector<double> values;
+    std::vector<LabelSetId> signatures;  // for `and` without on/ignoring; filled on demand
+  };
+  struct Alignment {             // where each element of one vector has its match in another
+    bool identity = false;       // same length, element i matches element i
+    bool unique = false;         // each signature at most once on the right: index is valid
+    std::vector<int32_t> index;  // right element matching left element i, or -1
+  };
+  void classify_masks();
+  // The mask of node n over its base vector (written to keep); returns the base node, or
+  // kNoNode when n cannot be computed as a mask at this time (a scalar operand).
+  NodeId mask(NodeId n, std::vector<uint64_t>& keep);
+  // A mask buffer for the length of one computation; masks nest (an operand can itself be
+  // computed through masks), so buffers are a stack.
+  struct MaskBuffer {
+    explicit MaskBuffer(Evaluator& ev);
+    ~MaskBuffer();
+    MaskBuffer(const MaskBuffer&) = delete;
+    MaskBuffer& operator=(const MaskBuffer&) = delete;
+    std::vector<uint64_t>* keep;  // a bitmap, 64 elements a word
+    Evaluator& ev_;
+  };
+  const Column& column(NodeId base);
+  const std::vector<LabelSetId>& none_signatures(NodeId base);
+  const Alignment& alignment(NodeId and_node, NodeId left, NodeId right);
+  Value materialize(NodeId base, const std::vector<uint64_t>& keep, int64_t t_ms);
+  void release(NodeId input);
+
   const std::vector<Module>& modules_;
   const Program& program_;
   const WindowStore& store_;
@@ -73,7 +110,21 @@ class Evaluator {
   LabelTable table_;
   std::vector<LabelSetId> series_labels_;  // store series id -> label set, or kUnset
   std::vector<Sample> scratch_;
+  std::vector<MaskKind> mask_kind_;             // by node
+  std::vector<NodeId> filter_operand_;          // Filter: the vector operand
+  std::vector<BinaryOp> filter_op_;             // Filter: as `operand op constant`
+  std::vector<double> filter_constant_;         // Filter
+  std::unordered_map<NodeId, Column> columns_;  // at the current time
+  std::map<std::tuple<NodeId, NodeId, NodeId>, Alignment> alignments_;
+  std::deque<std::vector<uint64_t>> mask_buffers_;  // a stack: references stay valid
+  size_t buffers_in_use_ = 0;
+  std::vector<int32_t> position_;  // by signature, -1 when absent (scratch)
+  std::vector<uint8_t> masked_;    // by node: computed as a mask at the current time
 };
+
+// The label set two samples are matched on by binary operator e: on(...) keeps only those,
+// ignoring(...) and the default drop those and the metric name.
+LabelSetId match_signature(LabelSetId id, const Expr& e, uint32_t slot, LabelTable& table);
 
 // The parts of evaluation that do not depend on the graph, each in a file of its own. `slot`
 // names the operator (its node) for the label table's projection cache.
