@@ -20,32 +20,18 @@
 #include "grammar/parser.h"
 #include "interpreter/evaluator.h"
 #include "runtime/policy_loader.h"
+#include "workload.h"
 
 using namespace setpoint;
+using namespace setpoint::bench;
 
 namespace {
-
-constexpr int kSamples = 100;
-constexpr int64_t kStepMs = 15'000;
-constexpr int64_t kBaseMs = 1'700'000'000'000;
-
-double now_seconds() {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
-}
 
 long peak_rss_kb() {
   rusage u{};
   getrusage(RUSAGE_SELF, &u);
   return u.ru_maxrss;
 }
-
-// Deterministic values that move, so thresholds split the instances differently each step.
-// Integer values and thresholds at x.37, which no average of up to 20 integers can equal, so
-// rounding in the two ways of averaging never decides a comparison.
-double value_a(int instance, int k) { return (instance * 37 + k * 11) % 1000; }
-double value_b(int instance, int k) { return (instance * 53 + k * 7) % 1000; }
-double threshold_t(int p) { return (p * 7919) % 1000 + 0.37; }
-double threshold_u(int p) { return (p * 104729) % 1000 + 0.37; }
 
 }  // namespace
 
@@ -56,42 +42,12 @@ int main(int argc, char** argv) {
       "workload: %d policies x %d instances x %d steps = %.0f policy-instance evaluations\n",
       policies, instances, kSamples, 1.0 * policies * instances * kSamples);
 
-  // The yardstick: prefix sums of a per instance, then one pass per policy and instance.
-  double t0 = now_seconds();
-  std::vector<double> a(static_cast<size_t>(instances) * kSamples), b(a.size());
-  for (int i = 0; i < instances; ++i) {
-    for (int k = 0; k < kSamples; ++k) {
-      a[static_cast<size_t>(i) * kSamples + k] = value_a(i, k);
-      b[static_cast<size_t>(i) * kSamples + k] = value_b(i, k);
-    }
-  }
-  std::vector<double> prefix(static_cast<size_t>(instances) * (kSamples + 1));
-  for (int i = 0; i < instances; ++i) {
-    double* p = &prefix[static_cast<size_t>(i) * (kSamples + 1)];
-    p[0] = 0;
-    for (int k = 0; k < kSamples; ++k) p[k + 1] = p[k] + a[static_cast<size_t>(i) * kSamples + k];
-  }
-  // [5m] at step k holds samples k-19..k (20 samples in (t-5m, t] at a 15 s step).
-  const int window = 20;
-  std::vector<uint64_t> loop_true(kSamples, 0);
-  std::vector<uint8_t> pending(static_cast<size_t>(policies) * instances, 0);  // steps held
-  uint64_t loop_fired = 0;
-  for (int k = 0; k < kSamples; ++k) {
-    int first = std::max(0, k - window + 1);
-    for (int p = 0; p < policies; ++p) {
-      double T = threshold_t(p), U = threshold_u(p);
-      for (int i = 0; i < instances; ++i) {
-        const double* pre = &prefix[static_cast<size_t>(i) * (kSamples + 1)];
-        double avg = (pre[k + 1] - pre[first]) / (k + 1 - first);
-        bool holds = avg > T && b[static_cast<size_t>(i) * kSamples + k] < U;
-        uint8_t& held = pending[static_cast<size_t>(p) * instances + i];
-        held = holds ? static_cast<uint8_t>(std::min(held + 1, 255)) : 0;
-        loop_true[k] += holds;
-        loop_fired += held == 9;  // true at 9 evaluations spans 2m: the hold is over
-      }
-    }
-  }
-  double loop_seconds = now_seconds() - t0;
+  LoopResult loop = hand_written_loop(policies, instances);
+  const std::vector<uint64_t>& loop_true = loop.true_at_step;
+  uint64_t loop_fired =
+      std::accumulate(loop.fired_by_policy.begin(), loop.fired_by_policy.end(), uint64_t{0});
+  double t0 = 0;
+  double loop_seconds = loop.seconds;
   std::printf("hand-written loop: %.3f s, %.2f ns per policy-instance evaluation\n", loop_seconds,
               loop_seconds * 1e9 / (1.0 * policies * instances * kSamples));
 
@@ -113,11 +69,7 @@ int main(int argc, char** argv) {
   double ingest_seconds = now_seconds() - t0;
 
   std::string text;
-  for (int p = 0; p < policies; ++p) {
-    text += "policy p" + std::to_string(p) + " {\n  trigger avg_over_time(a[5m]) > " +
-            std::to_string(threshold_t(p)) + " and b < " + std::to_string(threshold_u(p)) +
-            " for 2m\n  action notify \"x\"\n}\n";
-  }
+  for (int p = 0; p < policies; ++p) text += policy_text(p);
   t0 = now_seconds();
   std::vector<Module> modules;
   Diagnostics diags;

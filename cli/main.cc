@@ -71,8 +71,11 @@ int main(int argc, char** argv) {
   simulate_cmd->add_option("--knob", simulate.knobs, "A knob's value at the start, NAME=VALUE");
   simulate_cmd->add_option("--effects", simulate.effects,
                            "An effect model (TOML): how knob changes move the metrics");
-  simulate_cmd->add_option("--format", simulate.format, "Output format")
-      ->check(CLI::IsMember({"text", "json"}))
+  simulate_cmd
+      ->add_option("--format", simulate.format,
+                   "Output format: the timeline and summary as text, the events as "
+                   "JSON lines, or the summary alone")
+      ->check(CLI::IsMember({"text", "json", "summary"}))
       ->default_str("text");
   simulate_cmd->add_option("--report", simulate.report,
                            "Write a self-contained HTML report with a chart per metric");

@@ -220,6 +220,7 @@ int run_simulate(const SimulateCommand& cmd) {
   }
 
   bool json = cmd.format == "json";
+  bool summary_only = cmd.format == "summary";  // no timeline: a long replay's events are many
   std::vector<std::string> names;
   for (const PolicyPlan& plan : set.compiled.policies) names.push_back(plan.name);
   RunSummary summary(names);
@@ -274,7 +275,9 @@ int run_simulate(const SimulateCommand& cmd) {
       if (e.kind == EventKind::Applied || e.kind == EventKind::RolledBack) {
         changes.push_back({e.t_ms, e.knob, e.from, e.to});
       }
-      if (json) {
+      if (summary_only) {
+        continue;
+      } else if (json) {
         std::cout << event_json(e).dump() << "\n";
       } else {
         std::cout << event_text(e) << "\n";
@@ -285,7 +288,7 @@ int run_simulate(const SimulateCommand& cmd) {
   }
   progress.clear();
   if (!json) {
-    std::cout << "\n" << summary.text();
+    std::cout << (summary_only ? "" : "\n") << summary.text();
     if (at_recorded_times && cmd.from.empty() && cmd.to.empty() && cmd.knobs.empty() && !model) {
       std::cout << "\n";
       if (!recorded.policies.empty() && recorded.policies != policies_fingerprint(set)) {

@@ -11,16 +11,20 @@
 #include "interpreter/mann_whitney.h"
 
 namespace setpoint {
-namespace {
-
 // Numbers are written with to_chars: locale-independent, so the same bytes everywhere.
-std::string chars(double v, std::chars_format format, int precision) {
+std::string reason_number(double v, std::chars_format format, int precision) {
   char buffer[400];  // a fixed double needs up to 309 digits before the point
   auto end = std::to_chars(buffer, buffer + sizeof buffer, v, format, precision).ptr;
   std::string s(buffer, end);
   // A value that rounds to zero is written without a sign: "0", not "-0".
   if (!s.empty() && s[0] == '-' && s.find_first_not_of("-0.") == std::string::npos) s.erase(0, 1);
   return s;
+}
+
+namespace {
+
+std::string chars(double v, std::chars_format format, int precision) {
+  return reason_number(v, format, precision);
 }
 
 std::string shortest(double v) {
@@ -113,7 +117,9 @@ std::string effect_phrase(const std::string& metric, const Explanation& x, doubl
   const double scale = std::fabs(x.median_baseline);
   const double rel = x.relative_change;
   const bool fell = rel < 0;
-  std::string s = metric + (fell ? " fell " : rel > 0 ? " rose " : " did not change");
+  std::string s = (metric.empty() ? "" : metric + " ") + (fell      ? "fell "
+                                                          : rel > 0 ? "rose "
+                                                                    : "did not change");
   if (rel != 0) {
     const double amount = std::fabs(rel);
     s += (bound ? percent_against(amount, bound->shown, bound->below) : percent(amount)) + "%";
@@ -133,6 +139,8 @@ std::string effect_phrase(const std::string& metric, const Explanation& x, doubl
 // 0 far out), so the reason, like R's format.pval, only says how small it is.
 constexpr double kSmallestShownP = 1e-16;
 
+}  // namespace
+
 std::string p_phrase(double p, double alpha) {
   const std::string a = shortest(alpha);
   const bool below = p < alpha;
@@ -141,7 +149,9 @@ std::string p_phrase(double p, double alpha) {
          (below ? " < " : " >= ") + a;
 }
 
-}  // namespace
+std::string shift_phrase(const std::string& metric, const Explanation& x, double confidence) {
+  return effect_phrase(metric, x, confidence, std::nullopt);
+}
 
 std::string_view verdict_name(Verdict verdict) {
   switch (verdict) {

@@ -2,6 +2,7 @@
 // baseline window before it as far as promised, in the promised direction? With its reasons.
 #pragma once
 
+#include <charconv>
 #include <cstddef>
 #include <limits>
 #include <optional>
@@ -61,5 +62,13 @@ struct EffectVerdict {
 // Deterministic: the same samples (in any order) and expectation give the same bytes.
 EffectVerdict judge_effect(std::span<const double> baseline, std::span<const double> observation,
                            const Expectation& expectation);
+
+// The words of verdict reasons, shared with the check after a rollback (engine_recovery.cc):
+// a number written with to_chars (the same bytes in every locale, no "-0"); "<metric> fell 30%
+// (95% CI 24%..36%)", or without the metric "did not change (95% CI ...)"; "p = 0.012 < 0.05",
+// with enough digits to sit on the side of alpha that was decided.
+std::string reason_number(double v, std::chars_format format, int precision);
+std::string shift_phrase(const std::string& metric, const Explanation& x, double confidence);
+std::string p_phrase(double p, double alpha);
 
 }  // namespace setpoint

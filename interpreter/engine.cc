@@ -212,6 +212,7 @@ std::vector<Event> Engine::evaluate(int64_t t_ms) {
   if (last_eval_ms_ && t_ms <= *last_eval_ms_) return out;  // time only moves forward
   last_eval_ms_ = t_ms;
   evaluator_.at(t_ms);
+  if (evaluator_.label_epoch() != label_epoch_) rekey_instances();
   knob_actor_.clear();
   for (const auto& [knob, d] : damping_) prune_history(knob_history_[knob], d, t_ms);
   track(t_ms);
@@ -249,35 +250,61 @@ void Engine::evaluate_policy(size_t p, int64_t t_ms, std::vector<Event>& out) {
   NodeId condition =
       boost::source(*boost::in_edges(plan.trigger, program_.graph).first, program_.graph);
   const Value& v = evaluator_.value(condition);
-  std::set<Labels> present;
+  // The instances present now, by label-set id (without __name__): sorted, each once.
+  present_.clear();
   if (v.type == ValueType::Scalar) {
-    if (v.scalar != 0 && !std::isnan(v.scalar)) present.insert(Labels{});
+    if (v.scalar != 0 && !std::isnan(v.scalar)) present_.push_back(evaluator_.intern(Labels{}));
   } else {
-    for (const VectorSample& s : v.vector) {
-      Labels l = labels(s.labels);
-      std::erase_if(l, [](const Label& x) { return x.name == "__name__"; });
-      present.insert(std::move(l));
-    }
+    for (const VectorSample& s : v.vector) present_.push_back(evaluator_.without_name(s.labels));
   }
   evaluator_.drop(condition);
-  // Instances whose trigger no longer holds, or has no data, reset at once.
-  for (auto it = st.instances.begin(); it != st.instances.end();) {
-    if (present.count(it->first)) {
-      ++it;
-      continue;
-    }
-    event(it->first, EventKind::Resolved,
-          it->second.firing ? "trigger no longer holds" : "hold reset before its `for` passed");
-    it = st.instances.erase(it);
+  if (!std::is_sorted(present_.begin(), present_.end())) {
+    std::sort(present_.begin(), present_.end());
   }
+  present_.erase(std::unique(present_.begin(), present_.end()), present_.end());
+
+  // Merge the present ids with the active instances. Holds that simply go on cost no label
+  // work; the instances with something to say are handled after, in label order, so that
+  // events and which instance acts first do not depend on how ids were handed out.
   int64_t hold = seconds_to_ms(r.hold_seconds);
-  for (const Labels& labels : present) {
-    auto [it, fresh] = st.instances.try_emplace(labels);
-    Instance& inst = it->second;
-    if (fresh) {
-      inst.active_since = t_ms;
-      if (hold > 0) event(labels, EventKind::Pending, "for " + duration_text(r.hold_seconds));
+  std::vector<ActiveInstance> next;
+  next.reserve(present_.size());
+  std::vector<ActiveInstance> gone;
+  std::vector<std::pair<size_t, bool>> notable;  // index in next, fresh
+  size_t a = 0;
+  for (LabelSetId id : present_) {
+    while (a < st.instances.size() && st.instances[a].id < id)
+      gone.push_back(std::move(st.instances[a++]));
+    if (a < st.instances.size() && st.instances[a].id == id) {
+      next.push_back(std::move(st.instances[a++]));
+      const Instance& inst = next.back().state;
+      if (inst.firing ? !inst.acted : t_ms - inst.active_since >= hold) {
+        notable.push_back({next.size() - 1, false});
+      }
+    } else {
+      next.push_back({id, labels(id), Instance{t_ms, false, false, {}}});
+      notable.push_back({next.size() - 1, true});
     }
+  }
+  while (a < st.instances.size()) gone.push_back(std::move(st.instances[a++]));
+  st.instances = std::move(next);
+
+  // Instances whose trigger no longer holds, or has no data, reset at once.
+  std::sort(gone.begin(), gone.end(),
+            [](const ActiveInstance& x, const ActiveInstance& y) { return x.labels < y.labels; });
+  for (const ActiveInstance& g : gone) {
+    event(g.labels, EventKind::Resolved,
+          g.state.firing ? "trigger no longer holds" : "hold reset before its `for` passed");
+  }
+  std::sort(notable.begin(), notable.end(), [&](const auto& x, const auto& y) {
+    return st.instances[x.first].labels < st.instances[y.first].labels;
+  });
+  for (auto [index, fresh] : notable) {
+    // act() may add events, never instances: the index stays valid.
+    const Labels& labels = st.instances[index].labels;
+    Instance& inst = st.instances[index].state;
+    if (fresh && hold > 0)
+      event(labels, EventKind::Pending, "for " + duration_text(r.hold_seconds));
     if (!inst.firing && t_ms - inst.active_since >= hold) {
       inst.firing = true;
       event(labels, EventKind::Firing);
@@ -285,12 +312,28 @@ void Engine::evaluate_policy(size_t p, int64_t t_ms, std::vector<Event>& out) {
     if (!inst.firing || inst.acted) continue;
     std::string reason = skip_reason(p, labels, t_ms);
     if (reason.empty()) {
-      act(p, labels, t_ms, out);  // which may itself be skipped, and remember why
+      act(p, labels, inst, t_ms, out);  // which may itself be skipped, and remember why
     } else {
       if (reason != inst.last_skip) event(labels, EventKind::Skipped, reason);
       inst.last_skip = reason;
     }
   }
+}
+
+Engine::Instance* Engine::find_instance(size_t p, const Labels& instance) {
+  for (ActiveInstance& a : state_[p].instances) {
+    if (a.labels == instance) return &a.state;
+  }
+  return nullptr;
+}
+
+void Engine::rekey_instances() {
+  for (PolicyState& st : state_) {
+    for (ActiveInstance& a : st.instances) a.id = evaluator_.intern(a.labels);
+    std::sort(st.instances.begin(), st.instances.end(),
+              [](const ActiveInstance& x, const ActiveInstance& y) { return x.id < y.id; });
+  }
+  label_epoch_ = evaluator_.label_epoch();
 }
 
 std::string Engine::skip_reason(size_t p, const Labels& instance, int64_t t_ms) {
@@ -357,12 +400,12 @@ std::string Engine::skip_reason(size_t p, const Labels& instance, int64_t t_ms) 
   return {};
 }
 
-void Engine::act(size_t p, const Labels& instance, int64_t t_ms, std::vector<Event>& out) {
+void Engine::act(size_t p, const Labels& instance, Instance& inst, int64_t t_ms,
+                 std::vector<Event>& out) {
   const PolicyPlan& plan = program_.policies[p];
   PolicyState& st = state_[p];
   const PolicyRules& r = rules_[p];
   const Item& item = modules_[plan.module].items[plan.item];
-  Instance& inst = st.instances[instance];
   auto event = [&](EventKind kind, std::string knob = {}, double from = NAN, double to = NAN,
                    std::string reason = {}) {
     Event e;

@@ -111,6 +111,16 @@ struct EngineState {
     std::vector<std::vector<std::pair<Labels, double>>> rollback_baselines;  // per `baseline`
     std::string error;  // a rollback condition that could not be evaluated, once
   };
+  // A recovery check after a rollback (Engine::Recovery).
+  struct RecoveryState {
+    uint64_t action = 0;
+    std::string policy;
+    Labels instance;
+    int64_t rolled_back_ms = 0, settle_ms = 0, end_ms = 0;
+    std::vector<std::string> knobs;
+    std::vector<std::vector<double>> expect_baselines;
+    std::vector<size_t> expect_baseline_series;
+  };
   // What damping remembers of a knob (knob_damping.h).
   struct KnobHistoryState {
     std::string knob;
@@ -128,6 +138,7 @@ struct EngineState {
   std::vector<PolicyState> policies;
   std::vector<Action> actions;
   std::vector<ValidationState> validations;
+  std::vector<RecoveryState> recoveries;
   std::vector<Proposal> proposals;
   std::vector<KnobHistoryState> knob_histories;
   std::map<std::string, double> knobs;
@@ -188,8 +199,15 @@ class Engine {
     bool acted = false;     // an action was taken (or proposed) for this firing
     std::string last_skip;  // so a standing reason is reported once, not every evaluation
   };
+  // A pending or firing instance. The hot path matches instances by the id of their label set
+  // in the evaluator's table (the trigger's labels without __name__), never by the labels.
+  struct ActiveInstance {
+    LabelSetId id = 0;
+    Labels labels;
+    Instance state;
+  };
   struct PolicyState {
-    std::map<Labels, Instance> instances;
+    std::vector<ActiveInstance> instances;  // sorted by id
     std::optional<int64_t> last_action_ms;
     std::deque<int64_t> action_times;  // within the limit's period
     int consecutive_failures = 0;      // as EngineState::PolicyState counts them
@@ -226,6 +244,28 @@ class Engine {
     std::map<NodeId, std::vector<std::pair<Labels, double>>> baselines;
     std::string error;  // the first rollback condition that could not be evaluated
   };
+  // After a validated action is rolled back: do its expected metrics return to what they were
+  // before it? (engine_recovery.cc, docs/validation.md "After a rollback"). It holds no knob,
+  // starts no action and counts toward no limit.
+  struct Recovery {
+    uint64_t action = 0;  // the validation's first action
+    size_t policy = 0;
+    Labels instance;
+    int64_t rolled_back_ms = 0;
+    int64_t settle_ms = 0;  // observation starts after this: the validation's delay, again
+    int64_t end_ms = 0;
+    std::vector<std::string> knobs;
+    std::vector<std::vector<double>> expect_baselines;  // the validation's, before the action
+    std::vector<size_t> expect_baseline_series;
+  };
+  // The validation that action `id` belongs to, if it is in progress.
+  const Validation* validation_of(uint64_t id) const;
+  // Starts the recovery check of v's action, rolled back at t_ms (once per validation).
+  void start_recovery(const Validation& v, int64_t t_ms);
+  // An action of v undone since the last check (by an emergency policy's rollback, at the
+  // evaluation after that check): its recovery starts at the time of that evaluation.
+  void recover_if_undone(const Validation& v);
+  void check_recoveries(int64_t t_ms, std::vector<Event>& out);
   // How a validation ended, for the limits of `quarantine`.
   enum class Outcome : uint8_t { Confirmed, Failed, Error, Inconclusive };
   using Proposal = EngineState::Proposal;
@@ -243,7 +283,10 @@ class Engine {
   void evaluate_policy(size_t p, int64_t t_ms, std::vector<Event>& out);
   // Why a firing instance may not act now, or "" when it may.
   std::string skip_reason(size_t p, const Labels& instance, int64_t t_ms);
-  void act(size_t p, const Labels& instance, int64_t t_ms, std::vector<Event>& out);
+  void act(size_t p, const Labels& instance, Instance& inst, int64_t t_ms, std::vector<Event>& out);
+  Instance* find_instance(size_t p, const Labels& instance);
+  // After the evaluator forgot its label sets (a bounded table), instances take new ids.
+  void rekey_instances();
   void rollback_since(size_t emergency, int64_t since_ms, int64_t t_ms, std::vector<Event>& out);
   bool holds_for(NodeId condition, const Labels& instance);
   // engine_validation.cc
@@ -294,9 +337,14 @@ class Engine {
   std::string pause_reason_;
   std::vector<Proposal> proposals_;
   std::optional<int64_t> last_eval_ms_;
+  uint64_t label_epoch_ = 0;         // the evaluator's, when instances were last keyed
+  std::vector<LabelSetId> present_;  // scratch of evaluate_policy
   uint64_t next_action_ = 1;
   std::map<NodeId, History> history_;  // expectations and baseline expressions
   std::vector<Validation> validations_;
+  std::vector<Recovery> recoveries_;
+  // The time of the last check_validations(): an emergency rollback after it happened then.
+  std::optional<int64_t> validations_checked_ms_;
   Evaluator rollback_evaluator_;  // rollback conditions, with one validation's baselines each
   std::map<std::string, KnobDamping, std::less<>> damping_;  // the knobs declared with damping
   std::map<std::string, KnobHistory, std::less<>> knob_history_;

@@ -205,8 +205,7 @@ std::vector<Event> Engine::reject(uint64_t proposal, int64_t t_ms, std::string* 
   e.reason = "rejected by an operator";
   if (p != SIZE_MAX) {
     // Rejected is a decision: the firing does not propose again until it resolves.
-    auto inst = state_[p].instances.find(found->instance);
-    if (inst != state_[p].instances.end()) inst->second.acted = true;
+    if (Instance* inst = find_instance(p, found->instance)) inst->acted = true;
   }
   proposals_.erase(found);
   out.push_back(std::move(e));
@@ -225,8 +224,11 @@ std::vector<Event> Engine::rollback(uint64_t action, int64_t t_ms, std::string* 
     *error = "action " + std::to_string(action) + " was already rolled back";
     return out;
   }
+  // An emergency's rollback of another of its knobs came first, and its recovery with it.
+  if (const Validation* v = validation_of(a->id)) recover_if_undone(*v);
   a->undone = true;
   change_knob(a->knob, a->before, t_ms, a->id);
+  if (const Validation* v = validation_of(a->id)) start_recovery(*v, t_ms);
   Labels instance;
   for (auto v = validations_.begin(); v != validations_.end();) {
     bool mine = v->policy == a->policy && v->applied_ms == a->t_ms;
@@ -245,9 +247,11 @@ std::vector<Event> Engine::rollback(uint64_t action, int64_t t_ms, std::string* 
 
 std::vector<Event> Engine::emergency_stop(int64_t since_ms, int64_t t_ms) {
   std::vector<Event> out;
+  for (const Validation& v : validations_) recover_if_undone(v);  // undone before the stop
   for (auto it = applied_.rbegin(); it != applied_.rend(); ++it) {
     if (it->undone || it->t_ms < since_ms) continue;
     it->undone = true;
+    if (const Validation* v = validation_of(it->id)) start_recovery(*v, t_ms);
     change_knob(it->knob, it->before, t_ms, it->id);
     Event e = make_event(it->policy, {}, t_ms, EventKind::RolledBack);
     e.knob = it->knob;

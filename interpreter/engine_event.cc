@@ -8,10 +8,12 @@ namespace setpoint {
 
 const char* event_kind_name(EventKind kind) {
   static const char* const names[] = {
-      "pending",       "firing",          "resolved",     "skipped",     "proposed",
-      "would_apply",   "applied",         "run_actuator", "notified",    "confirmed",
-      "inconclusive",  "regressed",       "rolled_back",  "quarantined", "paused",
-      "action_failed", "rollback_failed", "resumed",      "released",    "rejected"};
+      "pending",     "firing",       "resolved",  "skipped",       "proposed",        "would_apply",
+      "applied",     "run_actuator", "notified",  "confirmed",     "inconclusive",    "regressed",
+      "rolled_back", "quarantined",  "paused",    "action_failed", "rollback_failed", "resumed",
+      "released",    "rejected",     "recovered", "not_recovered", "recovery_unknown"};
+  static_assert(sizeof names / sizeof names[0] ==
+                static_cast<size_t>(EventKind::RecoveryUnknown) + 1);
   return names[static_cast<size_t>(kind)];
 }
 

@@ -32,6 +32,11 @@ enum class EventKind : uint8_t {
   Resumed,         // automatic actions (of one policy, or all) resumed by an operator
   Released,        // an operator released a quarantined policy
   Rejected,        // an operator rejected a proposal
+  // After a rollback, per `expect` (docs/validation.md, "After a rollback"): informational,
+  // counted toward no limit and acted on by nobody.
+  Recovered,        // the metric is no longer significantly worse than before the action
+  NotRecovered,     // still significantly worse than before the action
+  RecoveryUnknown,  // could not be measured: missing data, too few samples, knob changed again
 };
 const char* event_kind_name(EventKind kind);
 

@@ -33,9 +33,12 @@ EngineState Engine::state() const {
     const PolicyState& st = state_[p];
     EngineState::PolicyState ps;
     ps.name = program_.policies[p].name;
-    for (const auto& [labels, inst] : st.instances) {
-      ps.instances.push_back({labels, inst.active_since, inst.firing, inst.acted});
+    for (const ActiveInstance& a : st.instances) {
+      ps.instances.push_back({a.labels, a.state.active_since, a.state.firing, a.state.acted});
     }
+    // In label order, whatever the ids: the stored state is the same for the same instances.
+    std::sort(ps.instances.begin(), ps.instances.end(),
+              [](const auto& a, const auto& b) { return a.labels < b.labels; });
     ps.last_action_ms = st.last_action_ms;
     ps.action_times.assign(st.action_times.begin(), st.action_times.end());
     ps.consecutive_failures = st.consecutive_failures;
@@ -71,6 +74,11 @@ EngineState Engine::state() const {
     }
     s.validations.push_back(std::move(vs));
   }
+  for (const Recovery& r : recoveries_) {
+    s.recoveries.push_back({r.action, program_.policies[r.policy].name, r.instance,
+                            r.rolled_back_ms, r.settle_ms, r.end_ms, r.knobs, r.expect_baselines,
+                            r.expect_baseline_series});
+  }
   s.proposals = proposals_;
   for (const auto& [knob, h] : knob_history_) {
     if (h.recommendations.empty() && h.changes.empty()) continue;
@@ -100,8 +108,10 @@ void Engine::restore(const EngineState& s, int64_t now_ms) {
       // The time held before the outage still counts; the outage itself was not observed.
       int64_t held = std::max<int64_t>(0, down_ms - is.active_since);
       inst.active_since = is.firing ? is.active_since : now_ms - held;
-      st.instances.emplace(is.labels, std::move(inst));
+      st.instances.push_back({evaluator_.intern(is.labels), is.labels, std::move(inst)});
     }
+    std::sort(st.instances.begin(), st.instances.end(),
+              [](const ActiveInstance& a, const ActiveInstance& b) { return a.id < b.id; });
     st.last_action_ms = ps.last_action_ms;
     st.action_times.assign(ps.action_times.begin(), ps.action_times.end());
     st.consecutive_failures = ps.consecutive_failures;
@@ -139,6 +149,19 @@ void Engine::restore(const EngineState& s, int64_t now_ms) {
     for (size_t k = 0; k < nodes.size(); ++k) v.baselines[nodes[k]] = vs.rollback_baselines[k];
     validations_.push_back(std::move(v));
   }
+  recoveries_.clear();
+  for (const EngineState::RecoveryState& rs : s.recoveries) {
+    size_t p = policy_index(rs.policy);
+    // Only the same promises have the same baselines to return to.
+    if (p == SIZE_MAX || rs.expect_baselines.size() != rules_[p].expects.size() ||
+        rs.expect_baseline_series.size() != rs.expect_baselines.size()) {
+      continue;
+    }
+    recoveries_.push_back({rs.action, p, rs.instance, rs.rolled_back_ms, rs.settle_ms, rs.end_ms,
+                           rs.knobs, rs.expect_baselines, rs.expect_baseline_series});
+  }
+  // An emergency rollback the stored state holds came at its last evaluation.
+  validations_checked_ms_ = s.last_eval_ms;
   proposals_.clear();
   for (const EngineState::Proposal& pr : s.proposals) {
     if (policy_index(pr.policy) != SIZE_MAX) proposals_.push_back(pr);

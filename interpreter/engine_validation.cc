@@ -171,9 +171,11 @@ void Engine::undo(size_t index, int64_t t_ms, const std::string& reason, std::ve
 
 void Engine::undo_actions(size_t p, int64_t applied_ms, const Labels& instance, int64_t t_ms,
                           const std::string& reason, std::vector<Event>& out) {
+  std::vector<uint64_t> undone;
   for (auto it = applied_.rbegin(); it != applied_.rend(); ++it) {
     if (it->undone || it->policy != p || it->t_ms != applied_ms) continue;
     it->undone = true;
+    undone.push_back(it->id);
     change_knob(it->knob, it->before, t_ms, it->id);
     Event e = make_event(p, instance, t_ms, EventKind::RolledBack);
     e.knob = it->knob;
@@ -182,6 +184,10 @@ void Engine::undo_actions(size_t p, int64_t applied_ms, const Labels& instance, 
     e.action = it->id;
     e.reason = reason;
     out.push_back(std::move(e));
+  }
+  // Each undone action whose validation is in progress has baselines to return to.
+  for (uint64_t id : undone) {
+    if (const Validation* v = validation_of(id)) start_recovery(*v, t_ms);
   }
 }
 
@@ -227,14 +233,19 @@ void Engine::count_outcome(size_t p, Outcome outcome, const Labels& instance, in
 }
 
 void Engine::check_validations(int64_t t_ms, std::vector<Event>& out) {
-  std::vector<Validation> still;
+  // Which validations go on. They stay in place until the end: an undo may start the recovery
+  // check of any of them (undo_actions), which copies its baselines.
+  std::vector<bool> keep(validations_.size(), false);
   for (size_t i = 0; i < validations_.size(); ++i) {
     Validation& v = validations_[i];
     const PolicyPlan& plan = program_.policies[v.policy];
     const PolicyRules& r = rules_[v.policy];
     auto undone = std::find_if(applied_.begin(), applied_.end(),
                                [&](const AppliedAction& a) { return a.id == v.action; });
-    if (undone != applied_.end() && undone->undone) continue;  // an emergency got there first
+    if (undone != applied_.end() && undone->undone) {
+      recover_if_undone(v);  // an emergency got there first, at the last evaluation
+      continue;
+    }
     auto event = [&](EventKind kind, std::string reason) {
       Event e = make_event(v.policy, v.instance, t_ms, kind);
       e.action = v.action;
@@ -276,7 +287,7 @@ void Engine::check_validations(int64_t t_ms, std::vector<Event>& out) {
     }
     if (rolled_back) continue;
     if (t_ms < v.end_ms) {
-      still.push_back(std::move(v));
+      keep[i] = true;
       continue;
     }
 
@@ -330,7 +341,13 @@ void Engine::check_validations(int64_t t_ms, std::vector<Event>& out) {
     outcome(error ? Outcome::Error : inconclusive ? Outcome::Inconclusive : Outcome::Confirmed);
   }
   rollback_evaluator_.baseline_value = nullptr;  // it pointed into the validation just checked
+  std::vector<Validation> still;
+  for (size_t i = 0; i < validations_.size(); ++i) {
+    if (keep[i]) still.push_back(std::move(validations_[i]));
+  }
   validations_ = std::move(still);
+  check_recoveries(t_ms, out);
+  validations_checked_ms_ = t_ms;
 }
 
 }  // namespace setpoint

@@ -41,6 +41,10 @@ class Evaluator {
   void drop(NodeId n);
   // The labels behind a sample's id (valid until the next at()).
   const Labels& labels(LabelSetId id) const { return table_.get(id); }
+  LabelSetId without_name(LabelSetId id) { return table_.without_name(id); }
+  LabelSetId intern(const Labels& labels) { return table_.intern(labels); }
+  // Counts the times the label table was forgotten (ids before are then meaningless).
+  uint64_t label_epoch() const { return label_epoch_; }
 
   // The current value of a knob, for expressions that read one; unset or nullopt means unknown
   // (the expression then has no value).
@@ -53,6 +57,7 @@ class Evaluator {
   const Value& value_at(NodeId n, int64_t t_ms);
   Value compute(NodeId n, int64_t t_ms);
   Value selector(NodeId n, int64_t t_ms, int64_t range_ms);
+  const std::vector<uint32_t>& matching_series(NodeId selector);
   Value subquery(NodeId n, int64_t t_ms);
   Value function(NodeId n, int64_t t_ms);
   const std::vector<NodeId>& inputs(NodeId n) const { return inputs_[n]; }
@@ -108,8 +113,14 @@ class Evaluator {
   std::vector<uint32_t> uses_left_;  // consumers not yet computed at the current time
   std::unordered_map<uint64_t, std::unordered_map<int64_t, Value>> past_values_;
   LabelTable table_;
+  uint64_t label_epoch_ = 0;
   std::vector<LabelSetId> series_labels_;  // store series id -> label set, or kUnset
   std::vector<Sample> scratch_;
+  struct MatchedSeries {
+    size_t scanned = 0;         // candidates (series of the metric, or all series) looked at
+    std::vector<uint32_t> ids;  // those the matchers accept, in store order
+  };
+  std::vector<MatchedSeries> matched_series_;   // by selector node
   std::vector<MaskKind> mask_kind_;             // by node
   std::vector<NodeId> filter_operand_;          // Filter: the vector operand
   std::vector<BinaryOp> filter_op_;             // Filter: as `operand op constant`

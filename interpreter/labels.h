@@ -65,6 +65,9 @@ class SampleSink {
   // Returns a number for this series, or kRejectedSeries when the sink will not take it
   // (a series limit): its samples are then not passed on.
   virtual uint32_t series(const Labels& labels) = 0;
+  // A series a reader remembers from an earlier read (a scrape source's cache of series text):
+  // the sink may still refuse it for this read, by the same limit as series().
+  virtual uint32_t series_again(uint32_t id) { return id; }
   virtual void sample(uint32_t series, int64_t t_ms, double value) = 0;
 };
 inline constexpr uint32_t kRejectedSeries = UINT32_MAX;

@@ -141,10 +141,14 @@ void WindowStore::range(uint32_t series, int64_t from_ms, int64_t to_ms,
   auto after_ts = [](int64_t t, const Sample& s) { return t < s.t_ms; };
   auto first = std::upper_bound(begin, b.samples.end(), from_ms, after_ts);
   auto last = std::upper_bound(first, b.samples.end(), to_ms, after_ts);
-  out.reserve(static_cast<size_t>(last - first));
+  // Branch-free: write every sample, advance past the ones that are not stale markers.
+  out.resize(static_cast<size_t>(last - first));
+  size_t kept = 0;
   for (auto it = first; it != last; ++it) {
-    if (!is_stale_marker(it->value)) out.push_back(*it);
+    out[kept] = *it;
+    kept += !is_stale_marker(it->value);
   }
+  out.resize(kept);
 }
 
 std::optional<Sample> WindowStore::instant(uint32_t series, int64_t t_ms,

@@ -100,6 +100,25 @@ std::string engine_state_to_json(const EngineState& s) {
                            {"error", v.error}});
   }
   j["validations"] = validations;
+  json recoveries = json::array();
+  for (const EngineState::RecoveryState& r : s.recoveries) {
+    json baselines = json::array();
+    for (const auto& values : r.expect_baselines) {
+      json one = json::array();
+      for (double x : values) one.push_back(number(x));
+      baselines.push_back(one);
+    }
+    recoveries.push_back({{"action", r.action},
+                          {"policy", r.policy},
+                          {"instance", labels_json(r.instance)},
+                          {"rolled_back", r.rolled_back_ms},
+                          {"settle", r.settle_ms},
+                          {"end", r.end_ms},
+                          {"knobs", r.knobs},
+                          {"expect_baselines", baselines},
+                          {"expect_baseline_series", r.expect_baseline_series}});
+  }
+  j["recoveries"] = recoveries;
   json proposals = json::array();
   for (const EngineState::Proposal& p : s.proposals) {
     json steps = json::array();
@@ -195,6 +214,28 @@ std::optional<EngineState> engine_state_from_json(const std::string& text, std::
         return std::nullopt;
       }
       s.validations.push_back(std::move(vs));
+    }
+    // Added after the first release of this format: older state had no recovery checks.
+    for (const json& r : j.value("recoveries", json::array())) {
+      EngineState::RecoveryState rs;
+      rs.action = r.at("action").get<uint64_t>();
+      rs.policy = r.at("policy").get<std::string>();
+      rs.instance = labels_from(r.at("instance"));
+      rs.rolled_back_ms = r.at("rolled_back").get<int64_t>();
+      rs.settle_ms = r.at("settle").get<int64_t>();
+      rs.end_ms = r.at("end").get<int64_t>();
+      rs.knobs = r.at("knobs").get<std::vector<std::string>>();
+      for (const json& one : r.at("expect_baselines")) {
+        std::vector<double> values;
+        for (const json& x : one) values.push_back(number_from(x));
+        rs.expect_baselines.push_back(std::move(values));
+      }
+      rs.expect_baseline_series = r.at("expect_baseline_series").get<std::vector<size_t>>();
+      if (rs.expect_baseline_series.size() != rs.expect_baselines.size()) {
+        error = "a recovery check's baselines do not match their series counts";
+        return std::nullopt;
+      }
+      s.recoveries.push_back(std::move(rs));
     }
     for (const json& p : j.at("proposals")) {
       EngineState::Proposal pr;

@@ -4,6 +4,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <deque>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -44,8 +45,14 @@ ReadReport read_metrics(std::string_view text, MetricsFormat format, std::string
 // For live input (a scrape, a push): Prometheus text and OpenMetrics lines without a timestamp
 // take default_t_ms (the time of the scrape) while a line with one keeps its own. Unset, as for
 // recordings, every line needs a timestamp. Other formats always carry theirs.
+namespace metrics_detail {
+class RawSeriesCache;
+}
 struct ReadOptions {
   std::optional<int64_t> default_t_ms;
+  // Prometheus text and OpenMetrics: series text already seen in an earlier read (the last
+  // scrape of the same target) is not parsed again. Unset: a cache for this read alone.
+  metrics_detail::RawSeriesCache* series_cache = nullptr;
 };
 ReadReport read_metrics(std::string_view text, MetricsFormat format, std::string_view file_name,
                         SampleSink& sink, const ReadOptions& options);
@@ -100,6 +107,7 @@ class ReaderContext {
   // The sink's number for a series; labels are normalized here and each distinct series is
   // announced to the sink once, however many spellings it had in the input.
   uint32_t series(Labels labels);
+  uint32_t series_again(uint32_t id) { return sink_.series_again(id); }
 
   void sample(uint32_t series, int64_t t_ms, double value) {
     if (series == kRejectedSeries) {
@@ -122,8 +130,16 @@ class ReaderContext {
 // series seen before is never parsed again. Each entry remembers the entry that followed it:
 // recordings list their series in the same order at every timestamp, so most lookups are one
 // memcmp against the predicted entry, with no hashing.
+//
+// A cache kept from one read to the next (ReadOptions::series_cache) owns copies of the text,
+// holds at most `capacity` entries (it starts over beyond that, so series churn cannot grow
+// it), and never remembers a refused series: a refusal holds for one read only.
 class RawSeriesCache {
  public:
+  RawSeriesCache() = default;
+  explicit RawSeriesCache(size_t capacity) : capacity_(capacity) {}
+  bool persistent() const { return capacity_ > 0; }
+
   struct Entry {
     std::string_view raw;
     uint32_t id;
@@ -149,13 +165,24 @@ class RawSeriesCache {
     follow(it->second);
     return &entries_[it->second];
   }
-  const Entry& add(std::string_view raw, uint32_t id, bool braced) {
+  void add(std::string_view raw, uint32_t id, bool braced) {
+    if (persistent()) {
+      if (id == kRejectedSeries) return;
+      if (entries_.size() >= capacity_) {
+        entries_.clear();
+        index_.clear();
+        owned_.clear();
+        last_ = kNone;
+      }
+      raw = owned_.emplace_back(raw);
+    }
     auto index = static_cast<uint32_t>(entries_.size());
     entries_.push_back({raw, id, kNone, braced});
     index_.emplace(raw, index);
     follow(index);
-    return entries_.back();
   }
+  // A new read starts: nothing was read before its first line.
+  void restart() { last_ = kNone; }
 
  private:
   void follow(uint32_t index) {
@@ -165,6 +192,8 @@ class RawSeriesCache {
   std::vector<Entry> entries_;
   std::unordered_map<std::string_view, uint32_t> index_;
   uint32_t last_ = kNone;
+  size_t capacity_ = 0;            // 0: for one read, viewing its input
+  std::deque<std::string> owned_;  // persistent: the text the entries view
 };
 
 // The format readers, one per source file.

@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <cmath>
 #include <filesystem>
+#include <iterator>
 #include <set>
 
 #include "grammar/literal.h"
@@ -23,7 +24,11 @@ constexpr std::string_view kTopKeys[] = {"policies", "interval", "duration", "ef
                                          "knobs",    "series",   "expect",   "never"};
 constexpr std::string_view kExpectKeys[] = {"at", "policy", "event", "knob", "value", "instance"};
 constexpr std::string_view kSeriesKeys[] = {"series", "values"};
+// The events a run of the engine over series can give: not the daemon's (actuator failures) nor
+// an operator's, which come between Paused and the recovery checks.
 constexpr EventKind kLastKind = EventKind::Paused;
+constexpr EventKind kRecoveryKinds[] = {EventKind::Recovered, EventKind::NotRecovered,
+                                        EventKind::RecoveryUnknown};
 
 // A run is bounded like a series: a million evaluations.
 constexpr int64_t kMaxSteps = 1'000'000;
@@ -249,11 +254,15 @@ class Reader : public TomlErrors {
     if (const std::string* k = string(table, "event", "write event = \"applied\"")) {
       std::vector<std::string_view> kinds;
       bool found = false;
-      for (size_t i = 0; i <= static_cast<size_t>(kLastKind); ++i) {
-        const char* name = event_kind_name(static_cast<EventKind>(i));
+      std::vector<EventKind> testable;
+      for (size_t i = 0; i <= static_cast<size_t>(kLastKind); ++i)
+        testable.push_back(static_cast<EventKind>(i));
+      testable.insert(testable.end(), std::begin(kRecoveryKinds), std::end(kRecoveryKinds));
+      for (EventKind kind : testable) {
+        const char* name = event_kind_name(kind);
         kinds.push_back(name);
         if (*k == name) {
-          e.kind = static_cast<EventKind>(i);
+          e.kind = kind;
           found = true;
         }
       }

@@ -164,7 +164,12 @@ const char* scan_braces(const char* p, const char* e) {
 class PrometheusTextReader {
  public:
   PrometheusTextReader(bool openmetrics, ReaderContext& context, const ReadOptions& options)
-      : om_(openmetrics), context_(context), default_t_ms_(options.default_t_ms) {}
+      : om_(openmetrics),
+        context_(context),
+        default_t_ms_(options.default_t_ms),
+        cache_(options.series_cache ? *options.series_cache : own_cache_) {
+    cache_.restart();
+  }
   // Also when an exception (memory) ends the read, so that its error names the line reached.
   ~PrometheusTextReader() { context_.report().lines = line_no_; }
   void read(std::string_view text);
@@ -182,7 +187,14 @@ class PrometheusTextReader {
   bool om_;
   ReaderContext& context_;
   std::optional<int64_t> default_t_ms_;  // for lines without a timestamp
-  RawSeriesCache cache_;
+  // The id of a series found in the cache; one kept from an earlier read is offered to the
+  // sink again, which may refuse it for this read.
+  uint32_t known(const RawSeriesCache::Entry& e) {
+    return cache_.persistent() ? context_.series_again(e.id) : e.id;
+  }
+
+  RawSeriesCache own_cache_;
+  RawSeriesCache& cache_;
   size_t line_no_ = 0;
   bool eof_ = false;
   Labels labels_;  // reused by decode_series
@@ -239,7 +251,7 @@ const char* PrometheusTextReader::fast_line(const char* p, const char* end) {
   }
   if (default_t_ms_ && (after == end || *after == '\n')) {  // a scraped line: no timestamp
     cache_.accept_prediction();
-    context_.sample(guess->id, *default_t_ms_, value);
+    context_.sample(known(*guess), *default_t_ms_, value);
     return after == end ? end : after + 1;
   }
   if (after == end || !is_blank(*after)) return nullptr;
@@ -252,7 +264,7 @@ const char* PrometheusTextReader::fast_line(const char* p, const char* end) {
     ++q;
   }
   cache_.accept_prediction();
-  context_.sample(guess->id, ms, value);
+  context_.sample(known(*guess), ms, value);
   return q;
 }
 
@@ -267,7 +279,7 @@ void PrometheusTextReader::line(const char* b, const char* e) {
       const char* after = b + n;
       if (guess->braced || bare_name_ends(after, e)) {
         cache_.accept_prediction();
-        id = guess->id;
+        id = known(*guess);
         p = after;
       }
     }
@@ -363,8 +375,8 @@ const char* PrometheusTextReader::series(const char* p, const char* e, uint32_t&
   }
   std::string_view raw(b, static_cast<size_t>((end ? end : e) - b));
   if (end) {
-    if (const RawSeriesCache::Entry* known = cache_.find(raw)) {
-      id = known->id;
+    if (const RawSeriesCache::Entry* hit = cache_.find(raw)) {
+      id = known(*hit);
       return end;
     }
   }

@@ -4,6 +4,21 @@
 #include <cstdio>
 
 namespace setpoint {
+namespace {
+
+// "1 recovered, 1 not recovered, 2 unknown" (the counts that are not 0), or "" when all are.
+std::string recovery_note(const PolicyCounts& s) {
+  std::string out;
+  auto part = [&](size_t n, const char* what) {
+    if (n > 0) out += (out.empty() ? "" : ", ") + std::to_string(n) + " " + what;
+  };
+  part(s.recovered, "recovered");
+  part(s.not_recovered, "not recovered");
+  part(s.recovery_unknown, "unknown");
+  return out;
+}
+
+}  // namespace
 
 RunSummary::RunSummary(const std::vector<std::string>& policies) {
   for (const std::string& p : policies) policies_[p];
@@ -40,6 +55,15 @@ void RunSummary::count(const Event& e) {
     case EventKind::Skipped:
       ++s.skipped[e.reason];
       break;
+    case EventKind::Recovered:
+      ++s.recovered;
+      break;
+    case EventKind::NotRecovered:
+      ++s.not_recovered;
+      break;
+    case EventKind::RecoveryUnknown:
+      ++s.recovery_unknown;
+      break;
     default:
       break;
   }
@@ -58,6 +82,9 @@ std::string RunSummary::text() const {
     if (s.failed > 0)
       out +=
           "    failed " + std::to_string(s.failed) + "x: the actuator could not apply the change\n";
+    // A note, not a column: most runs have no rollback, and the table keeps its shape.
+    if (std::string note = recovery_note(s); !note.empty())
+      out += "    after rollbacks: " + note + "\n";
     for (const auto& [reason, n] : s.skipped) {
       out += "    skipped " + std::to_string(n) + "x: " + reason + "\n";
     }
@@ -72,6 +99,8 @@ ReportTable RunSummary::table() const {
   for (const auto& [name, s] : policies_) {
     std::string skipped;
     if (s.failed > 0) skipped = std::to_string(s.failed) + "x: the actuator failed";
+    if (std::string note = recovery_note(s); !note.empty())
+      skipped += (skipped.empty() ? "" : "; ") + std::string("after rollbacks: ") + note;
     for (const auto& [reason, n] : s.skipped) {
       skipped += (skipped.empty() ? "" : "; ") + std::to_string(n) + "x: " + reason;
     }

@@ -15,6 +15,8 @@ namespace setpoint {
 struct PolicyCounts {
   size_t fired = 0, applied = 0, proposed = 0, confirmed = 0, inconclusive = 0, regressed = 0,
          rolled_back = 0, failed = 0;
+  // Recovery checks after rollbacks, one per `expect` (docs/validation.md, "After a rollback").
+  size_t recovered = 0, not_recovered = 0, recovery_unknown = 0;
   std::map<std::string, size_t> skipped;  // by reason
 };
 

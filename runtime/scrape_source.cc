@@ -18,8 +18,9 @@ namespace {
 class ScrapeSourceSink : public SampleSink {
  public:
   ScrapeSourceSink(WindowStore& store, const ScrapeSourceConfig& config,
-                   std::unordered_set<uint32_t>& seen)
-      : store_(store), config_(config), seen_(seen) {}
+                   std::unordered_set<uint32_t>& seen, std::vector<uint64_t>& counted_in,
+                   uint64_t scrape)
+      : store_(store), config_(config), seen_(seen), counted_in_(counted_in), scrape_(scrape) {}
 
   uint32_t series(const Labels& labels) override {
     if (series_ >= config_.max_series) {
@@ -41,7 +42,18 @@ class ScrapeSourceSink : public SampleSink {
       ++rejected_series;
       return id;
     }
-    ++series_;
+    count(id);
+    return id;
+  }
+  // A series the reader knew from an earlier scrape counts against this scrape's bound too,
+  // once however many lines name it.
+  uint32_t series_again(uint32_t id) override {
+    if (id < counted_in_.size() && counted_in_[id] == scrape_) return id;
+    if (series_ >= config_.max_series) {
+      ++rejected_series;
+      return kRejectedSeries;
+    }
+    count(id);
     return id;
   }
 
@@ -55,9 +67,17 @@ class ScrapeSourceSink : public SampleSink {
   uint64_t rejected_series = 0;
 
  private:
+  void count(uint32_t id) {
+    ++series_;
+    if (id >= counted_in_.size()) counted_in_.resize(store_.series_count(), 0);
+    counted_in_[id] = scrape_;
+  }
+
   WindowStore& store_;
   const ScrapeSourceConfig& config_;
   std::unordered_set<uint32_t>& seen_;
+  std::vector<uint64_t>& counted_in_;  // by series: the scrape that last counted it
+  uint64_t scrape_;
   size_t series_ = 0;
 };
 
@@ -81,6 +101,7 @@ ScrapeSource::ScrapeSource(uv_loop_t* loop, CurlMulti& http, ScrapeSourceConfig 
       store_(store),
       now_ms_(std::move(now_ms)),
       on_scraped_(std::move(on_scraped)),
+      series_cache_(2 * std::max<size_t>(1, config_.max_series)),
       random_(std::random_device{}()) {
   health_.name = config_.name;
   health_.kind = "scrape";
@@ -153,10 +174,11 @@ bool ScrapeSource::ingest(int64_t t_ms, const HttpClientResponse& response, std:
     return false;
   }
   current_.clear();
-  ScrapeSourceSink sink(store_, config_, current_);
+  ScrapeSourceSink sink(store_, config_, current_, counted_in_, ++scrapes_read_);
   bool openmetrics = starts_with_nocase(response.content_type, "application/openmetrics-text");
   ReadOptions options;
   options.default_t_ms = t_ms;
+  options.series_cache = &series_cache_;
   ReadReport report = read_metrics(
       response.body, openmetrics ? MetricsFormat::OpenMetrics : MetricsFormat::PrometheusText,
       config_.name, sink, options);

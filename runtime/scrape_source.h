@@ -8,11 +8,13 @@
 #include <functional>
 #include <random>
 #include <unordered_set>
+#include <vector>
 
 #include "interpreter/window_store.h"
 #include "runtime/curl_multi.h"
 #include "runtime/daemon_config.h"
 #include "runtime/metric_source.h"
+#include "runtime/metrics_reader.h"
 
 namespace setpoint {
 
@@ -58,6 +60,11 @@ class ScrapeSource : public MetricSource {
   bool stopped_ = false;
   std::unordered_set<uint32_t> previous_;  // the series of the last successful scrape
   std::unordered_set<uint32_t> current_;   // filled while a scrape is read
+  // The series text of earlier scrapes: a target exposes the same series scrape after scrape,
+  // and finding them by their bytes skips parsing and normalizing their labels.
+  metrics_detail::RawSeriesCache series_cache_;
+  std::vector<uint64_t> counted_in_;  // by series: the scrape that last counted it
+  uint64_t scrapes_read_ = 0;
   std::mt19937_64 random_;
 };
 

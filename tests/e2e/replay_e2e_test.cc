@@ -195,11 +195,16 @@ TEST_CASE("the shipped replay example confirms one change and rolls back the oth
         "7.6%..8.9%), p = 2.5e-06 < 0.05: regressed)\n"
         "2026-01-01T10:22:00Z add_workers{job=\"api\"} rolled_back workers 12 -> 8 (validation "
         "regressed)\n"
+        "2026-01-01T10:32:00Z add_workers{job=\"api\"} recovered (api_cpu_ratio after the "
+        "rollback: median 0.87 (32 samples) against 0.87 (9 samples) before the action, did not "
+        "change (95% CI -0.57%..0.57%), p = 0.4 >= 0.05: recovered, not significantly higher than "
+        "before the action)\n"
         "\n"
         "policy                          fired  applied  proposed  confirmed  inconclusive  "
         "regressed  rolled_back\n"
         "add_workers                         1        1         0          0             0  "
         "        1            1\n"
+        "    after rollbacks: 1 recovered\n"
         "cache_hot_endpoints                 1        1         0          1             0  "
         "        0            0\n");
 }

@@ -252,7 +252,11 @@ TEST_CASE("on inconclusive rollback undoes the change once, without counting a f
                       "1970-01-01T00:07:30Z grow_pool pending (for 2m)\n"
                       "1970-01-01T00:09:30Z grow_pool firing\n"
                       "1970-01-01T00:09:30Z grow_pool skipped (quarantined after 1 inconclusive "
-                      "validation: the limit of 1 is exhausted)\n");
+                      "validation: the limit of 1 is exhausted)\n"
+                      "1970-01-01T00:12:00Z grow_pool recovered (load after the rollback: median "
+                      "2 (16 samples) against 2 (9 samples) before the action, did not change "
+                      "(95% CI 0%..0%), p = 1 >= 0.05: recovered, not significantly higher than "
+                      "before the action)\n");
   CHECK(s->engine->state().policies[0].consecutive_failures == 0);
   CHECK(s->engine->knob("pool") == 20);
 }

@@ -328,6 +328,52 @@ TEST_CASE("series beyond max_series are refused and counted", "[scrape]") {
   CHECK(f.finish() == 0);
 }
 
+TEST_CASE("series known from the last scrape still count against max_series, each once",
+          "[scrape]") {
+  // The second scrape names `first` from the first scrape's cache of series text, twice, after
+  // two new series: the bound of 2 is reached by the new ones, so `first` is refused this time.
+  int scrape = 0;
+  CannedHttpServer server([&scrape](const CannedRequest&) {
+    return CannedResponse{
+        200, ++scrape == 1 ? "first 1\nsecond 2\n" : "third 3\nfourth 4\nfirst 5\nfirst 6\n"};
+  });
+  ScrapeFixture f;
+  ScrapeSourceConfig c = ScrapeFixture::config(server.url("/metrics"));
+  c.max_series = 2;
+  REQUIRE(f.run(c, 2));
+  const SourceHealth& h = f.source->health();
+  CHECK(h.rejected_series == 2);  // `first` twice in the second scrape
+  CHECK(h.samples == 4);
+  auto named = [](const char* name) {
+    return labels({{"__name__", name}, {"job", "api"}, {"instance", "app:8080"}});
+  };
+  CHECK(value_at(f.store, named("first"), kT0) == 1);
+  CHECK(value_at(f.store, named("third"), kT0 + kStep) == 3);
+  CHECK(value_at(f.store, named("fourth"), kT0 + kStep) == 4);
+  CHECK(f.finish() == 0);
+}
+
+TEST_CASE("a series named again in the next scrape is read from the cache to the same series",
+          "[scrape]") {
+  CannedHttpServer server([](const CannedRequest&) {
+    return CannedResponse{200, "load{core=\"0\"} 1\nload{core=\"1\"} 2\nload{core=\"0\"} 3\n"};
+  });
+  ScrapeFixture f;
+  REQUIRE(f.run(ScrapeFixture::config(server.url("/metrics")), 3));
+  auto core = [](const char* n) {
+    return labels({{"__name__", "load"}, {"core", n}, {"job", "api"}, {"instance", "app:8080"}});
+  };
+  // Three scrapes, two series each; the repeated line is a duplicate at its scrape's time.
+  CHECK(f.source->health().samples == 6);
+  for (int k = 0; k < 3; ++k) {
+    CHECK(value_at(f.store, core("0"), kT0 + k * kStep) == 1);
+    CHECK(value_at(f.store, core("1"), kT0 + k * kStep) == 2);
+  }
+  // and up, scrape_duration_seconds, scrape_samples_scraped: no series twice
+  CHECK(f.store.series_count() == 2 + 3);
+  CHECK(f.finish() == 0);
+}
+
 TEST_CASE("stop cancels a scrape in flight and no callback follows", "[scrape]") {
   CannedHttpServer server([](const CannedRequest&) {
     return CannedResponse{200, kTwoMetrics, 3000};
