@@ -91,6 +91,7 @@ struct CtlCommand {
   std::string token_file;
   std::vector<std::string> words;  // status | policies | history | events | pause [POLICY] | ...
   std::string format = "text";
+  std::string output;  // report: write the HTML page here (-o FILE); "" or "-": standard output
 };
 int run_ctl(const CtlCommand& cmd);
 

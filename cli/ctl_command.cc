@@ -8,6 +8,7 @@
 
 #include "cli/commands.h"
 #include "runtime/daemon_config.h"
+#include "runtime/report.h"
 
 namespace setpoint {
 namespace {
@@ -64,6 +65,8 @@ bool parse_call(const std::vector<std::string>& w, Call& c, std::string& error) 
     c.path = "/api/v1/history" + (arg(1).empty() ? "" : "?limit=" + arg(1));
   } else if (verb == "metrics") {
     c.path = "/metrics";
+  } else if (verb == "report") {
+    c.path = "/api/v1/report";
   } else if (verb == "events") {
     c.path = "/api/v1/events";
     c.stream = true;
@@ -191,6 +194,10 @@ int run_ctl(const CtlCommand& cmd) {
     std::cerr << "setpoint: ctl: " << error << "\n";
     return 2;
   }
+  if (!cmd.output.empty() && cmd.words[0] != "report") {
+    std::cerr << "setpoint: ctl: -o FILE is for report only\n";
+    return 2;
+  }
   std::string token;
   if (call.method == "POST") {
     std::ifstream in(token_file);
@@ -244,6 +251,18 @@ int run_ctl(const CtlCommand& cmd) {
     return status == 200 ? 0 : 1;
   }
   json j = json::parse(response, nullptr, false);
+  if (cmd.words[0] == "report" && status == 200) {
+    if (cmd.output.empty() || cmd.output == "-") {
+      std::cout << response << std::flush;
+      return 0;
+    }
+    // As `run --report` writes it: atomically, so a reader never sees half a page.
+    if (!write_report_file(cmd.output, response, error)) {
+      std::cerr << "setpoint: " << error << "\n";
+      return 2;
+    }
+    return 0;
+  }
   if (status >= 400) {
     std::cerr << "setpoint: " << (j.is_object() ? j.value("error", response) : response) << "\n";
     if (j.is_object() && j.contains("diagnostics"))

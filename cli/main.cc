@@ -113,11 +113,13 @@ int main(int argc, char** argv) {
   ctl_cmd->add_option("--format", ctl.format, "Output format")
       ->check(CLI::IsMember({"text", "json"}))
       ->default_str("text");
+  ctl_cmd->add_option("-o,--output", ctl.output,
+                      "report: write the HTML page to this file (default: standard output)");
   ctl_cmd
       ->add_option("command", ctl.words,
-                   "status | policies | history | events | metrics | pause [POLICY] | "
-                   "resume [POLICY] | approve ID | reject ID | rollback ID | "
-                   "emergency-stop [SINCE] | release POLICY")
+                   "status | policies | history | events | metrics | report [-o FILE] | "
+                   "pause [POLICY] | resume [POLICY] | approve ID | reject ID | rollback ID | "
+                   "emergency-stop [SINCE] | release POLICY | reload")
       ->required();
 
   try {

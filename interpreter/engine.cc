@@ -211,8 +211,8 @@ std::vector<Event> Engine::evaluate(int64_t t_ms) {
   std::vector<Event> out;
   if (last_eval_ms_ && t_ms <= *last_eval_ms_) return out;  // time only moves forward
   last_eval_ms_ = t_ms;
+  if (evaluator_.label_sets() > options_.eval.max_label_sets) forget_labels();
   evaluator_.at(t_ms);
-  if (evaluator_.label_epoch() != label_epoch_) rekey_instances();
   knob_actor_.clear();
   for (const auto& [knob, d] : damping_) prune_history(knob_history_[knob], d, t_ms);
   track(t_ms);
@@ -273,35 +273,38 @@ void Engine::evaluate_policy(size_t p, int64_t t_ms, std::vector<Event>& out) {
   std::vector<std::pair<size_t, bool>> notable;  // index in next, fresh
   size_t a = 0;
   for (LabelSetId id : present_) {
-    while (a < st.instances.size() && st.instances[a].id < id)
-      gone.push_back(std::move(st.instances[a++]));
+    while (a < st.instances.size() && st.instances[a].id < id) gone.push_back(st.instances[a++]);
     if (a < st.instances.size() && st.instances[a].id == id) {
-      next.push_back(std::move(st.instances[a++]));
+      next.push_back(st.instances[a++]);
       const Instance& inst = next.back().state;
       if (inst.firing ? !inst.acted : t_ms - inst.active_since >= hold) {
         notable.push_back({next.size() - 1, false});
       }
     } else {
-      next.push_back({id, labels(id), Instance{t_ms, false, false, {}}});
+      next.push_back({id, Instance{t_ms, false, false}});
       notable.push_back({next.size() - 1, true});
     }
   }
-  while (a < st.instances.size()) gone.push_back(std::move(st.instances[a++]));
-  st.instances = std::move(next);
+  while (a < st.instances.size()) gone.push_back(st.instances[a++]);
+  st.instances.swap(next);
 
   // Instances whose trigger no longer holds, or has no data, reset at once.
-  std::sort(gone.begin(), gone.end(),
-            [](const ActiveInstance& x, const ActiveInstance& y) { return x.labels < y.labels; });
+  auto by_labels = [this](LabelSetId x, LabelSetId y) { return labels(x) < labels(y); };
+  std::sort(gone.begin(), gone.end(), [&](const ActiveInstance& x, const ActiveInstance& y) {
+    return by_labels(x.id, y.id);
+  });
   for (const ActiveInstance& g : gone) {
-    event(g.labels, EventKind::Resolved,
+    event(labels(g.id), EventKind::Resolved,
           g.state.firing ? "trigger no longer holds" : "hold reset before its `for` passed");
+    if (!st.last_skip.empty()) st.last_skip.erase(g.id);
   }
   std::sort(notable.begin(), notable.end(), [&](const auto& x, const auto& y) {
-    return st.instances[x.first].labels < st.instances[y.first].labels;
+    return by_labels(st.instances[x.first].id, st.instances[y.first].id);
   });
   for (auto [index, fresh] : notable) {
     // act() may add events, never instances: the index stays valid.
-    const Labels& labels = st.instances[index].labels;
+    LabelSetId id = st.instances[index].id;
+    const Labels& labels = this->labels(id);
     Instance& inst = st.instances[index].state;
     if (fresh && hold > 0)
       event(labels, EventKind::Pending, "for " + duration_text(r.hold_seconds));
@@ -312,28 +315,47 @@ void Engine::evaluate_policy(size_t p, int64_t t_ms, std::vector<Event>& out) {
     if (!inst.firing || inst.acted) continue;
     std::string reason = skip_reason(p, labels, t_ms);
     if (reason.empty()) {
-      act(p, labels, inst, t_ms, out);  // which may itself be skipped, and remember why
+      act(p, id, labels, inst, t_ms, out);  // which may itself be skipped, and remember why
     } else {
-      if (reason != inst.last_skip) event(labels, EventKind::Skipped, reason);
-      inst.last_skip = reason;
+      note_skip(p, id, labels, reason, t_ms, out);
     }
   }
 }
 
+void Engine::note_skip(size_t p, LabelSetId id, const Labels& instance, const std::string& reason,
+                       int64_t t_ms, std::vector<Event>& out) {
+  std::string& standing = state_[p].last_skip[id];
+  if (reason == standing) return;
+  standing = reason;
+  Event e = make_event(p, instance, t_ms, EventKind::Skipped);
+  e.reason = reason;
+  out.push_back(std::move(e));
+}
+
 Engine::Instance* Engine::find_instance(size_t p, const Labels& instance) {
   for (ActiveInstance& a : state_[p].instances) {
-    if (a.labels == instance) return &a.state;
+    if (labels(a.id) == instance) return &a.state;
   }
   return nullptr;
 }
 
-void Engine::rekey_instances() {
-  for (PolicyState& st : state_) {
-    for (ActiveInstance& a : st.instances) a.id = evaluator_.intern(a.labels);
+void Engine::forget_labels() {
+  std::vector<std::vector<Labels>> kept(state_.size());
+  std::vector<std::vector<std::pair<Labels, std::string>>> skips(state_.size());
+  for (size_t p = 0; p < state_.size(); ++p) {
+    for (const ActiveInstance& a : state_[p].instances) kept[p].push_back(labels(a.id));
+    for (const auto& [id, reason] : state_[p].last_skip) skips[p].push_back({labels(id), reason});
+  }
+  evaluator_.forget_labels();
+  for (size_t p = 0; p < state_.size(); ++p) {
+    PolicyState& st = state_[p];
+    for (size_t i = 0; i < st.instances.size(); ++i)
+      st.instances[i].id = evaluator_.intern(kept[p][i]);
     std::sort(st.instances.begin(), st.instances.end(),
               [](const ActiveInstance& x, const ActiveInstance& y) { return x.id < y.id; });
+    st.last_skip.clear();
+    for (const auto& [l, reason] : skips[p]) st.last_skip[evaluator_.intern(l)] = reason;
   }
-  label_epoch_ = evaluator_.label_epoch();
 }
 
 std::string Engine::skip_reason(size_t p, const Labels& instance, int64_t t_ms) {
@@ -400,7 +422,7 @@ std::string Engine::skip_reason(size_t p, const Labels& instance, int64_t t_ms) 
   return {};
 }
 
-void Engine::act(size_t p, const Labels& instance, Instance& inst, int64_t t_ms,
+void Engine::act(size_t p, LabelSetId id, const Labels& instance, Instance& inst, int64_t t_ms,
                  std::vector<Event>& out) {
   const PolicyPlan& plan = program_.policies[p];
   PolicyState& st = state_[p];
@@ -420,10 +442,7 @@ void Engine::act(size_t p, const Labels& instance, Instance& inst, int64_t t_ms,
     out.push_back(std::move(e));
     return &out.back();
   };
-  auto skip = [&](const std::string& reason) {
-    if (reason != inst.last_skip) event(EventKind::Skipped, {}, NAN, NAN, reason);
-    inst.last_skip = reason;
-  };
+  auto skip = [&](const std::string& reason) { note_skip(p, id, instance, reason, t_ms, out); };
   // Every value is computed before anything changes, so that one action's knob change cannot
   // alter a later action's value within the same firing; a value without data stops them all.
   struct Planned {

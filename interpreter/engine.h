@@ -9,6 +9,7 @@
 #include <limits>
 #include <map>
 #include <optional>
+#include <unordered_map>
 #include <vector>
 
 #include "interpreter/engine_event.h"
@@ -189,6 +190,9 @@ class Engine {
   // held before `down_ms` (the last evaluation stored): the outage neither counts toward the
   // `for` nor resets it, so a restart neither fires at once nor starts the hold over.
   EngineState state() const;
+  // The actions whose validation is under way, each with its policy's index: cheaper than
+  // state() for a caller that only follows validations.
+  std::vector<std::pair<uint64_t, size_t>> validating() const;
   void restore(const EngineState& state, int64_t now_ms);
   size_t policy_index(std::string_view name) const;  // SIZE_MAX when unknown
 
@@ -196,18 +200,18 @@ class Engine {
   struct Instance {
     int64_t active_since = 0;
     bool firing = false;
-    bool acted = false;     // an action was taken (or proposed) for this firing
-    std::string last_skip;  // so a standing reason is reported once, not every evaluation
+    bool acted = false;  // an action was taken (or proposed) for this firing
   };
   // A pending or firing instance. The hot path matches instances by the id of their label set
   // in the evaluator's table (the trigger's labels without __name__), never by the labels.
   struct ActiveInstance {
-    LabelSetId id = 0;
-    Labels labels;
+    LabelSetId id = 0;  // its labels are the evaluator's
     Instance state;
   };
   struct PolicyState {
     std::vector<ActiveInstance> instances;  // sorted by id
+    // The skip reason standing for an instance, so it is reported once, not every evaluation.
+    std::unordered_map<LabelSetId, std::string> last_skip;
     std::optional<int64_t> last_action_ms;
     std::deque<int64_t> action_times;  // within the limit's period
     int consecutive_failures = 0;      // as EngineState::PolicyState counts them
@@ -283,10 +287,15 @@ class Engine {
   void evaluate_policy(size_t p, int64_t t_ms, std::vector<Event>& out);
   // Why a firing instance may not act now, or "" when it may.
   std::string skip_reason(size_t p, const Labels& instance, int64_t t_ms);
-  void act(size_t p, const Labels& instance, Instance& inst, int64_t t_ms, std::vector<Event>& out);
+  void act(size_t p, LabelSetId id, const Labels& instance, Instance& inst, int64_t t_ms,
+           std::vector<Event>& out);
+  // Reports a skip reason unless it already stands for the instance.
+  void note_skip(size_t p, LabelSetId id, const Labels& instance, const std::string& reason,
+                 int64_t t_ms, std::vector<Event>& out);
   Instance* find_instance(size_t p, const Labels& instance);
-  // After the evaluator forgot its label sets (a bounded table), instances take new ids.
-  void rekey_instances();
+  // Before the evaluator's label table outgrows its bound: forget it, and key the instances
+  // anew by their labels.
+  void forget_labels();
   void rollback_since(size_t emergency, int64_t since_ms, int64_t t_ms, std::vector<Event>& out);
   bool holds_for(NodeId condition, const Labels& instance);
   // engine_validation.cc
@@ -337,7 +346,6 @@ class Engine {
   std::string pause_reason_;
   std::vector<Proposal> proposals_;
   std::optional<int64_t> last_eval_ms_;
-  uint64_t label_epoch_ = 0;         // the evaluator's, when instances were last keyed
   std::vector<LabelSetId> present_;  // scratch of evaluate_policy
   uint64_t next_action_ = 1;
   std::map<NodeId, History> history_;  // expectations and baseline expressions

@@ -34,7 +34,8 @@ EngineState Engine::state() const {
     EngineState::PolicyState ps;
     ps.name = program_.policies[p].name;
     for (const ActiveInstance& a : st.instances) {
-      ps.instances.push_back({a.labels, a.state.active_since, a.state.firing, a.state.acted});
+      ps.instances.push_back(
+          {evaluator_.labels(a.id), a.state.active_since, a.state.firing, a.state.acted});
     }
     // In label order, whatever the ids: the stored state is the same for the same instances.
     std::sort(ps.instances.begin(), ps.instances.end(),
@@ -101,6 +102,7 @@ void Engine::restore(const EngineState& s, int64_t now_ms) {
     if (p == SIZE_MAX) continue;
     PolicyState& st = state_[p];
     st.instances.clear();
+    st.last_skip.clear();
     for (const EngineState::InstanceState& is : ps.instances) {
       Instance inst;
       inst.firing = is.firing;
@@ -108,7 +110,7 @@ void Engine::restore(const EngineState& s, int64_t now_ms) {
       // The time held before the outage still counts; the outage itself was not observed.
       int64_t held = std::max<int64_t>(0, down_ms - is.active_since);
       inst.active_since = is.firing ? is.active_since : now_ms - held;
-      st.instances.push_back({evaluator_.intern(is.labels), is.labels, std::move(inst)});
+      st.instances.push_back({evaluator_.intern(is.labels), inst});
     }
     std::sort(st.instances.begin(), st.instances.end(),
               [](const ActiveInstance& a, const ActiveInstance& b) { return a.id < b.id; });

@@ -151,6 +151,12 @@ void Engine::start_validation(size_t p, const Labels& instance, uint64_t action,
   validations_.push_back(std::move(v));
 }
 
+std::vector<std::pair<uint64_t, size_t>> Engine::validating() const {
+  std::vector<std::pair<uint64_t, size_t>> out;
+  for (const Validation& v : validations_) out.push_back({v.action, v.policy});
+  return out;
+}
+
 // Whether policy p may not start a validation now because one it must be kept apart from runs.
 std::string Engine::validation_conflict(size_t p) const {
   for (const Validation& v : validations_) {

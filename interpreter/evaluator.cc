@@ -65,7 +65,6 @@ Evaluator::Evaluator(const std::vector<Module>& modules, const Program& program,
 
 void Evaluator::reset_labels() {
   table_ = LabelTable();
-  ++label_epoch_;
   series_labels_.clear();
 }
 

@@ -43,8 +43,10 @@ class Evaluator {
   const Labels& labels(LabelSetId id) const { return table_.get(id); }
   LabelSetId without_name(LabelSetId id) { return table_.without_name(id); }
   LabelSetId intern(const Labels& labels) { return table_.intern(labels); }
-  // Counts the times the label table was forgotten (ids before are then meaningless).
-  uint64_t label_epoch() const { return label_epoch_; }
+  // How many label sets the table holds; forgetting them makes every id meaningless, which at()
+  // does by itself past EvalOptions::max_label_sets (the engine does it first, keeping its own).
+  size_t label_sets() const { return table_.size(); }
+  void forget_labels() { reset_labels(); }
 
   // The current value of a knob, for expressions that read one; unset or nullopt means unknown
   // (the expression then has no value).
@@ -113,7 +115,6 @@ class Evaluator {
   std::vector<uint32_t> uses_left_;  // consumers not yet computed at the current time
   std::unordered_map<uint64_t, std::unordered_map<int64_t, Value>> past_values_;
   LabelTable table_;
-  uint64_t label_epoch_ = 0;
   std::vector<LabelSetId> series_labels_;  // store series id -> label set, or kUnset
   std::vector<Sample> scratch_;
   struct MatchedSeries {

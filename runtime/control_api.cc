@@ -3,8 +3,10 @@
 #include <openssl/crypto.h>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <cmath>
 #include <nlohmann/json.hpp>
+#include <set>
 
 #include "runtime/daemon.h"
 #include "runtime/event_json.h"
@@ -61,7 +63,106 @@ class PushSink : public SampleSink {
   size_t seen_ = 0;
 };
 
+bool starts_with(const std::string& s, std::string_view prefix) {
+  return s.compare(0, prefix.size(), prefix) == 0;
+}
+
+bool ends_with(const std::string& s, std::string_view suffix) {
+  return s.size() >= suffix.size() &&
+         s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
+}
+
+bool is_verdict(EventKind k) {
+  return k == EventKind::Confirmed || k == EventKind::Regressed || k == EventKind::Inconclusive;
+}
+
+// The reason check_validations() gives a rollback it makes because a rollback condition held.
+constexpr std::string_view kRollbackCondition = "rollback condition held: ";
+
 }  // namespace
+
+// The engine reports a verdict per `expect` and counts one outcome per validation; its events
+// carry no outcome of their own, so it is told from them as count_outcome() is called:
+// - a run of verdict events (confirmed, regressed, inconclusive) of one action is one
+//   validation: failed if one regressed; else an error if an inconclusive one says that its
+//   expectation could not be measured (error_reason); else inconclusive if one is; else
+//   confirmed;
+// - a run of rolled_back events "rollback condition held: ..." of one policy and instance is one
+//   validation that failed (the engine undoes every knob of the action, then counts once);
+// - action_failed: the engine counts an actuator that could not apply a change as an error of
+//   its policy (`quarantine after N errors`), and so does this;
+// - a validation of a policy without an `expect` (rollback conditions only) ends confirmed
+//   with no event at all: it is confirmed when it leaves the engine's open validations in a
+//   call without an action_failed, its action not rolled back (which the engine does not
+//   count) and no verdict event of its own (an error, counted above).
+// Rollbacks for any other reason (a regression, `on inconclusive rollback`, a quarantine, an
+// operator, an emergency) follow an outcome already counted, or are none.
+void ValidationTally::count(const std::vector<Event>& events, const std::vector<uint64_t>* open) {
+  bool action_failed = false;
+  std::set<uint64_t> undone, judged;  // actions rolled back; actions with a verdict event
+  for (size_t i = 0; i < events.size();) {
+    const Event& e = events[i];
+    size_t next = i + 1;
+    if (is_verdict(e.kind)) {
+      bool regressed = false, error = false, inconclusive = false;
+      judged.insert(e.action);
+      for (next = i; next < events.size() && is_verdict(events[next].kind) &&
+                     events[next].action == e.action && events[next].policy == e.policy;
+           ++next) {
+        const Event& v = events[next];
+        regressed |= v.kind == EventKind::Regressed;
+        if (v.kind == EventKind::Inconclusive)
+          (error_reason(v.reason) ? error : inconclusive) = true;
+      }
+      ++totals_[regressed ? Failed : error ? Error : inconclusive ? Inconclusive : Confirmed];
+    } else if (e.kind == EventKind::RolledBack && starts_with(e.reason, kRollbackCondition)) {
+      while (next < events.size() && events[next].kind == EventKind::RolledBack &&
+             events[next].reason == e.reason && events[next].policy == e.policy &&
+             events[next].instance == e.instance) {
+        undone.insert(events[next].action);
+        ++next;
+      }
+      undone.insert(e.action);
+      ++totals_[Failed];
+    } else if (e.kind == EventKind::RolledBack) {
+      undone.insert(e.action);
+    } else if (e.kind == EventKind::ActionFailed) {
+      action_failed = true;
+      ++totals_[Error];
+    }
+    i = next;
+  }
+  if (!open) return;
+  for (auto it = silent_.begin(); it != silent_.end();) {
+    auto& [action, rolled_back] = *it;
+    rolled_back |= undone.count(action) > 0;
+    if (std::find(open->begin(), open->end(), action) != open->end()) {
+      ++it;
+      continue;
+    }
+    if (!action_failed && !rolled_back && !judged.count(action)) ++totals_[Confirmed];
+    it = silent_.erase(it);
+  }
+  for (uint64_t action : *open) silent_.emplace(action, undone.count(action) > 0);
+}
+
+void ValidationTally::sync(const std::vector<uint64_t>& open) {
+  std::map<uint64_t, bool> still;  // a rollback seen before a reload still holds after it
+  for (uint64_t action : open) {
+    auto known = silent_.find(action);
+    still.emplace(action, known != silent_.end() && known->second);
+  }
+  silent_ = std::move(still);
+}
+
+// The reasons check_validations() and judge_effect() give an expectation that cannot be
+// measured (counted as an error); every inconclusive result proper says ": inconclusive".
+bool ValidationTally::error_reason(const std::string& reason) {
+  return ends_with(reason, ": error") ||  // judge_effect: Error
+         ends_with(reason, "has several series for this instance: it cannot be measured") ||
+         reason.find(" could not be evaluated: ") != std::string::npos ||  // the expression
+         starts_with(reason, "evaluation failed: ");  // a rollback condition, while validating
+}
 
 HttpReply Daemon::route(const HttpRequest& request) {
   const std::string& path = request.path;
@@ -75,6 +176,14 @@ HttpReply Daemon::route(const HttpRequest& request) {
     if (path == "/api/v1/status") {
       HttpReply r;
       r.response.body = status_json() + "\n";
+      return r;
+    }
+    if (path == "/api/v1/report") {
+      // Built on the loop from what the daemon holds now, as --report builds it at exit.
+      HttpReply r;
+      r.response.content_type = "text/html; charset=utf-8";
+      r.response.headers.emplace_back("Cache-Control", "no-store");
+      r.response.body = output_->report_html(loaded_->set, *store_, now_ms(), true);
       return r;
     }
     if (path == "/api/v1/policies") {
@@ -377,6 +486,20 @@ std::string Daemon::metrics_text() const {
   line("setpoint_reloads_total", "result=\"ok\"", static_cast<double>(counters_.reloads));
   line("setpoint_reloads_total", "result=\"failed\"",
        static_cast<double>(counters_.failed_reloads));
+  out +=
+      "# HELP setpoint_validations_total Validation outcomes, one per validation, as the "
+      "quarantine limits count them.\n# TYPE setpoint_validations_total counter\n";
+  for (uint8_t o = 0; o < std::size(ValidationTally::kNames); ++o) {
+    line("setpoint_validations_total",
+         "outcome=\"" + std::string(ValidationTally::kNames[o]) + "\"",
+         static_cast<double>(validations_.total(static_cast<ValidationTally::Outcome>(o))));
+  }
+  size_t quarantined = 0;
+  for (const EngineState::PolicyState& p : loaded_->engine->state().policies)
+    quarantined += p.quarantined;
+  out += "# HELP setpoint_policies_quarantined Policies quarantined now.\n";
+  out += "# TYPE setpoint_policies_quarantined gauge\n";
+  line("setpoint_policies_quarantined", "", static_cast<double>(quarantined));
   out += "# HELP setpoint_store_errors_total Writes to the state store that failed.\n";
   out += "# TYPE setpoint_store_errors_total counter\n";
   line("setpoint_store_errors_total", "", static_cast<double>(counters_.store_errors));

@@ -7,6 +7,7 @@
 #include <spdlog/spdlog.h>
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <fstream>
@@ -232,6 +233,7 @@ bool Daemon::start(std::string& error) {
   };
   for (const ActuatorConfig& a : config_.actuators) actuators_[a.knob] = make(a);
   for (const ActuatorConfig& a : config_.runs) run_actuators_[a.knob] = make(a);
+  validations_.sync(silent_validations());
   reconcile();
   read_knobs();
   output_->start(loaded_->engine->state(), restored);
@@ -426,11 +428,30 @@ void Daemon::evaluate() {
 }
 
 void Daemon::handle(std::vector<Event> events) {
+  bool applied = std::any_of(events.begin(), events.end(),
+                             [](const Event& e) { return e.kind == EventKind::Applied; });
+  if (applied || validations_.tracking()) {
+    std::vector<uint64_t> open = silent_validations();
+    validations_.count(events, &open);
+  } else {
+    validations_.count(events, nullptr);
+  }
   for (const Event& e : events) {
     record(e);
     apply(e);
   }
   if (!events.empty()) persist_state();
+}
+
+// The validations open now of policies without an `expect`: the engine ends them (confirmed)
+// without an event, so only their leaving the open set tells it.
+std::vector<uint64_t> Daemon::silent_validations() const {
+  std::vector<uint64_t> out;
+  const Engine& engine = *loaded_->engine;
+  for (auto [action, p] : engine.validating()) {
+    if (engine.rules(p).expects.empty()) out.push_back(action);
+  }
+  return out;
 }
 
 void Daemon::record(const Event& e) {
@@ -446,8 +467,11 @@ void Daemon::record(const Event& e) {
     ++counters_.store_errors;
     spdlog::error("state store: {}", state_->last_error());
   }
+  // A recovery check after a rollback is stored with the action's verdicts, as their sequel;
+  // like them it is informational: apply() calls no actuator for it.
   if (e.kind == EventKind::Confirmed || e.kind == EventKind::Inconclusive ||
-      e.kind == EventKind::Regressed) {
+      e.kind == EventKind::Regressed || e.kind == EventKind::Recovered ||
+      e.kind == EventKind::NotRecovered || e.kind == EventKind::RecoveryUnknown) {
     if (!state_->put_validation(e.action, e.t_ms, e.policy, event_kind_name(e.kind), text)) {
       ++counters_.store_errors;
       spdlog::error("state store: {}", state_->last_error());
@@ -602,6 +626,7 @@ void Daemon::reload(const std::string& why) {
   }
   next->engine->restore(loaded_->engine->state(), last_reload_ms_);
   loaded_ = std::move(next);
+  validations_.sync(silent_validations());  // a policy left out took its validations along
   state_->put_policy_set(loaded_->hash, "[]", last_reload_ms_);
   state_->append_audit(last_reload_ms_, "reload",
                        nlohmann::json{{"why", why}, {"policy_set", loaded_->hash}}.dump());

@@ -41,6 +41,33 @@ struct DaemonCounters {
   double eval_seconds_sum = 0;
 };
 
+// Validation outcomes as the engine's count_outcome() classifies them, told from its events
+// (the engine keeps no running totals, only counts since the last confirmation): one outcome per
+// validation however many `expect` verdicts it emitted. The rule is in control_api.cc and
+// docs/daemon.md; the tests hold it to the engine's own counters.
+class ValidationTally {
+ public:
+  enum Outcome : uint8_t { Confirmed, Failed, Error, Inconclusive };
+  static constexpr const char* kNames[] = {"confirmed", "failed", "error", "inconclusive"};
+  // The events of one call into the engine (an evaluation, a control call, a failed actuator),
+  // in their order: a validation's verdicts are always among the events of one call. `open`:
+  // the validations (by action) the engine holds after the call of policies without an
+  // `expect`, which end confirmed without any event; needed when the call applied something or
+  // tracking() holds, else null.
+  void count(const std::vector<Event>& events, const std::vector<uint64_t>* open);
+  // After the engine's state was restored (a start, a reload): what is open now, not counted.
+  void sync(const std::vector<uint64_t>& open);
+  bool tracking() const { return !silent_.empty(); }
+  uint64_t total(Outcome o) const { return totals_[o]; }
+  // Whether an inconclusive verdict's reason says its expectation could not be measured at all,
+  // which the engine counts as an error rather than as an inconclusive result.
+  static bool error_reason(const std::string& reason);
+
+ private:
+  uint64_t totals_[4] = {};
+  std::map<uint64_t, bool> silent_;  // open validations without an `expect` -> action undone
+};
+
 class Daemon {
  public:
   Daemon(DaemonConfig config, RunOptions options);
@@ -67,6 +94,7 @@ class Daemon {
   void reload(const std::string& why);
   void evaluate();
   void handle(std::vector<Event> events);
+  std::vector<uint64_t> silent_validations() const;  // for ValidationTally::count()
   void apply(const Event& e);
   void record(const Event& e);
   void persist_state();
@@ -108,6 +136,7 @@ class Daemon {
   int64_t last_eval_ms_ = 0;
   int64_t started_ms_ = 0;
   DaemonCounters counters_;
+  ValidationTally validations_;  // for setpoint_validations_total
   bool stopping_ = false;
   bool warmed_up_ = false;  // every source has answered once since the start
   int exit_code_ = 0;

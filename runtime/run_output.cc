@@ -62,11 +62,26 @@ void RunOutput::start(const EngineState& state, bool restored) {
 
 void RunOutput::evaluated(int64_t t_ms) {
   evaluations_.push_back(t_ms);
+  bool trimmed = false;
   while (!evaluations_.empty() &&
          (evaluations_.size() > kMaxEvaluations || evaluations_.front() <= t_ms - retention_ms_)) {
     evaluations_.pop_front();
-    evaluations_trimmed_ = true;
+    evaluations_trimmed_ = trimmed = true;
   }
+  // Events from before the evaluations kept fall outside every chart, as their samples have
+  // left the window store.
+  while (trimmed && !events_.empty() && events_.front().t_ms < evaluations_.front()) {
+    drop_oldest_event();
+  }
+}
+
+void RunOutput::drop_oldest_event() {
+  const Event& e = events_.front();
+  if ((e.kind == EventKind::Applied || e.kind == EventKind::RolledBack) && !e.knob.empty()) {
+    knobs_dropped_[e.knob] = {e.t_ms, e.to};
+  }
+  events_.pop_front();
+  ++events_left_out_;
 }
 
 bool RunOutput::live_due(int64_t t_ms) const { return live_ && live_->due(t_ms); }
@@ -78,11 +93,8 @@ void RunOutput::show(const EngineState& state, const std::vector<SourceHealth>& 
 
 void RunOutput::event(const Event& e) {
   if (summary_) summary_->count(e);
-  if (events_.size() < kMaxEvents) {
-    events_.push_back(e);
-  } else {
-    ++events_left_out_;
-  }
+  events_.push_back(e);
+  if (events_.size() > kMaxEvents) drop_oldest_event();
   if (live_) live_->event(e);
 }
 
@@ -99,7 +111,10 @@ bool RunOutput::finish(const PolicySet& set, const WindowStore& store, int64_t n
     for (const Event& e : events_) {
       if (replayable(e.kind)) a.events.emplace_back(e.t_ms, event_text_untimed(e));
     }
-    if (events_left_out_ > 0) a.notes.push_back("only the first events are recorded");
+    if (events_left_out_ > 0) {
+      a.notes.push_back("the first " + std::to_string(events_left_out_) +
+                        " events are not recorded: only the last ones are kept");
+    }
     if (restored_) {
       a.notes.push_back(
           "the daemon restored the engine state of an earlier run: a replay starts without it");
@@ -132,8 +147,21 @@ bool RunOutput::finish(const PolicySet& set, const WindowStore& store, int64_t n
 }
 
 bool RunOutput::write_report(const PolicySet& set, const WindowStore& store, int64_t now_ms) {
+  std::string error;
+  if (!write_report_file(options_.report_path, report_html(set, store, now_ms, false), error)) {
+    spdlog::error("report: {}", error);
+    return false;
+  }
+  spdlog::info("report written to {}", options_.report_path);
+  if (options_.live) std::cout << "report written to " << options_.report_path << "\n";
+  return true;
+}
+
+std::string RunOutput::report_html(const PolicySet& set, const WindowStore& store, int64_t now_ms,
+                                   bool served) const {
   // The knobs as they were at each time, from the start and the changes since.
   std::map<std::string, std::vector<std::pair<int64_t, double>>> history;
+  for (const auto& [knob, change] : knobs_dropped_) history[knob].push_back(change);
   for (const RecordedKnob& k : knobs_set_) history[k.knob].push_back({k.t_ms, k.value});
   for (const Event& e : events_) {
     if ((e.kind == EventKind::Applied || e.kind == EventKind::RolledBack) && !e.knob.empty()) {
@@ -171,31 +199,38 @@ bool RunOutput::write_report(const PolicySet& set, const WindowStore& store, int
     policies += (policies.empty() ? "" : ", ") + p;
   }
   notes.push_back("policies: " + policies);
-  notes.push_back("live run from " + utc_text(from) + " to " + utc_text(to) + ", " +
-                  std::to_string(evaluations_.size()) + " evaluations" +
-                  (options_.dry_run ? ", dry run (no actuator was touched)" : ""));
+  std::string evaluations = std::to_string(evaluations_.size()) + " evaluations" +
+                            (options_.dry_run ? ", dry run (no actuator was touched)" : "");
+  if (served) {
+    // Asked for while the daemon runs: what its window store holds now, not a whole run.
+    char retention[32];
+    std::snprintf(retention, sizeof retention, "%gs", static_cast<double>(retention_ms_) / 1000);
+    notes.push_back("daemon report from " + utc_text(from) + " to " + utc_text(to) +
+                    " (the daemon is still running; its window store keeps the last " + retention +
+                    "), " + evaluations);
+    notes.push_back("the summary counts every event since the daemon started at " +
+                    utc_text(started_ms_));
+  } else {
+    notes.push_back("live run from " + utc_text(from) + " to " + utc_text(to) + ", " + evaluations);
+  }
   std::set<std::string> noted;
   for (const RecordedKnob& k : knobs_set_) {
     if (!noted.insert(k.knob).second) continue;
     char number[32];
     std::snprintf(number, sizeof number, "%g", k.value);
-    notes.push_back("knob at the start: " + k.knob + "=" + number);
+    notes.push_back((served ? "knob when the daemon started: " : "knob at the start: ") + k.knob +
+                    "=" + number);
   }
   if (events_left_out_ > 0) {
-    notes.push_back(std::to_string(events_left_out_) + " later events are counted, not shown");
+    notes.push_back(std::to_string(events_left_out_) +
+                    " earlier events are counted in the summary, not shown");
   }
   std::ostringstream html;
   setpoint::write_report(
-      charts.finish("setpoint run", std::move(notes), summary_ ? summary_->table() : ReportTable{}),
+      charts.finish(served ? "setpoint daemon" : "setpoint run", std::move(notes),
+                    summary_ ? summary_->table() : ReportTable{}),
       html);
-  std::string error;
-  if (!write_report_file(options_.report_path, html.str(), error)) {
-    spdlog::error("report: {}", error);
-    return false;
-  }
-  spdlog::info("report written to {}", options_.report_path);
-  if (options_.live) std::cout << "report written to " << options_.report_path << "\n";
-  return true;
+  return html.str();
 }
 
 }  // namespace setpoint

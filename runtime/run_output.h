@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <cstdio>
 #include <deque>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -48,9 +49,15 @@ class RunOutput {
   // At exit: the summary, the recording and the report. Errors are logged and returned as false;
   // nothing here can stop the daemon from exiting.
   bool finish(const PolicySet& set, const WindowStore& store, int64_t now_ms);
+  // The HTML report of what is held now: the window store's samples, the events and knob values
+  // kept, the summary since the start. At exit for --report; `served` for GET /api/v1/report
+  // while the daemon runs on (its notes then say so).
+  std::string report_html(const PolicySet& set, const WindowStore& store, int64_t now_ms,
+                          bool served) const;
 
  private:
   bool write_report(const PolicySet& set, const WindowStore& store, int64_t now_ms);
+  void drop_oldest_event();
 
   RunOptions options_;
   int64_t started_ms_;
@@ -60,8 +67,13 @@ class RunOutput {
   bool restored_ = false;
   std::deque<int64_t> evaluations_;  // within retention, as the window store keeps samples
   bool evaluations_trimmed_ = false;
-  std::vector<Event> events_;  // for the report: the first kMaxEvents
-  size_t events_left_out_ = 0;
+  // For the report and the recording: the last kMaxEvents, none older than the evaluations kept,
+  // so a daemon that runs for months holds a bounded window like its store's.
+  std::deque<Event> events_;
+  size_t events_left_out_ = 0;  // dropped from the front, still counted in the summary
+  // The last value an event that was dropped set on each knob, so the charts still see the knob
+  // as it was at the start of what is kept.
+  std::map<std::string, std::pair<int64_t, double>, std::less<>> knobs_dropped_;
   std::unique_ptr<RunSummary> summary_;
 };
 
