@@ -2,7 +2,7 @@
 // P policies; prints its CPU, memory and scrape-to-action latency against the targets.
 //
 //   bench_daemon [--series 10000] [--policies 1000] [--seconds 60] [--scrape-interval 1s]
-//                [--retention 2m] [--quiet-seconds 15] [--keep]
+//                [--retention 6m] [--quiet-seconds 15] [--keep]
 //
 // Latency runs from the arrival at the exporter of the scrape request whose answer flips a probe
 // series (the body is built beforehand, so serving it costs a move) to the arrival of the
@@ -77,7 +77,7 @@ std::optional<int64_t> duration_ms(const std::string& text) {
 struct BenchOptions {
   int series = 10000, policies = 1000, seconds = 60, quiet_seconds = 15;
   int64_t interval_ms = 1000;
-  std::string retention = "2m";
+  std::string retention = "6m";  // the policies read [5m] windows: check wants them covered
   bool keep = false;
 };
 
@@ -499,7 +499,7 @@ int main(int argc, char** argv) {
   if (!parse_options(argc, argv, run.options)) {
     std::fprintf(stderr,
                  "usage: bench_daemon [--series N>=20] [--policies N>=3] [--seconds N] "
-                 "[--scrape-interval 1s] [--retention 2m] [--quiet-seconds 15] [--keep]\n");
+                 "[--scrape-interval 1s] [--retention 6m] [--quiet-seconds 15] [--keep]\n");
     return 2;
   }
   const BenchOptions& o = run.options;

@@ -66,16 +66,20 @@ inline LoopResult hand_written_loop(int policies, int instances) {
     int first = std::max(0, k - window + 1);
     for (int p = 0; p < policies; ++p) {
       double T = threshold_t(p), U = threshold_u(p);
-      uint64_t fired = 0;
+      // Local counters: stores through the uint8_t holds may alias anything, so counters in
+      // memory would be reloaded at every instance.
+      uint64_t fired = 0, holding = 0;
+      const double* bk = &b[k];
       for (int i = 0; i < instances; ++i) {
         const double* pre = &prefix[static_cast<size_t>(i) * (kSamples + 1)];
         double avg = (pre[k + 1] - pre[first]) / (k + 1 - first);
-        bool holds = avg > T && b[static_cast<size_t>(i) * kSamples + k] < U;
+        bool holds = avg > T && bk[static_cast<size_t>(i) * kSamples] < U;
         uint8_t& held = pending[static_cast<size_t>(p) * instances + i];
         held = holds ? static_cast<uint8_t>(std::min(held + 1, 255)) : 0;
-        r.true_at_step[k] += holds;
+        holding += holds;
         fired += held == 9;  // true at 9 evaluations spans 2m: the hold is over
       }
+      r.true_at_step[k] += holding;
       r.fired_by_policy[p] += fired;
     }
   }
