@@ -12,6 +12,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "interpreter/effect_verdict.h"
 #include "interpreter/engine_event.h"
 #include "interpreter/evaluator.h"
 #include "interpreter/knob_damping.h"
@@ -323,6 +324,7 @@ class Engine {
                              size_t* series_found, const Validation* baseline_of = nullptr) const;
   std::vector<double> baseline_window(const std::deque<Sample>& values, const Validation& v) const;
   std::string validation_conflict(size_t p) const;
+  Expectation expectation(const PolicyRules::Expect& x) const;
   // The `baseline` nodes of a policy's rollback conditions, in a fixed order (engine_state.cc).
   std::vector<NodeId> baseline_nodes(size_t p) const;
   void apply_step(size_t p, const Labels& instance, int64_t t_ms, const std::string& knob,

@@ -138,12 +138,7 @@ void Engine::check_recoveries(int64_t t_ms, std::vector<Event>& out) {
       const PolicyRules::Expect& x = r.expects[k];
       size_t found = 0;
       std::vector<double> after = window(x.expr, rec.instance, rec.settle_ms, rec.end_ms, &found);
-      Expectation e;
-      e.metric = x.name;
-      e.direction = x.direction;
-      e.promised = x.promised;
-      e.alpha = options_.alpha;
-      e.min_samples = options_.min_samples;
+      Expectation e = expectation(x);
       RecoveryVerdict verdict;
       const History& h = history_.at(x.expr);
       if (!changed.empty()) {

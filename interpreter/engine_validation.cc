@@ -151,6 +151,17 @@ void Engine::start_validation(size_t p, const Labels& instance, uint64_t action,
   validations_.push_back(std::move(v));
 }
 
+// What judge_effect() is asked about one `expect`, with the engine's alpha and minimum samples.
+Expectation Engine::expectation(const PolicyRules::Expect& x) const {
+  Expectation e;
+  e.metric = x.name;
+  e.direction = x.direction;
+  e.promised = x.promised;
+  e.alpha = options_.alpha;
+  e.min_samples = options_.min_samples;
+  return e;
+}
+
 std::vector<std::pair<uint64_t, size_t>> Engine::validating() const {
   std::vector<std::pair<uint64_t, size_t>> out;
   for (const Validation& v : validations_) out.push_back({v.action, v.policy});
@@ -305,12 +316,7 @@ void Engine::check_validations(int64_t t_ms, std::vector<Event>& out) {
       size_t found_base = v.expect_baseline_series[k], found_obs = 0;
       const std::vector<double>& base = v.expect_baselines[k];
       std::vector<double> obs = window(x.expr, v.instance, v.settle_ms, v.end_ms, &found_obs);
-      Expectation e;
-      e.metric = x.name;
-      e.direction = x.direction;
-      e.promised = x.promised;
-      e.alpha = options_.alpha;
-      e.min_samples = options_.min_samples;
+      Expectation e = expectation(x);
       EffectVerdict verdict = judge_effect(base, obs, e);
       std::string reason = verdict.explanation.reason;
       bool cannot = verdict.verdict == Verdict::Error;
