@@ -302,9 +302,10 @@ void Engine::evaluate_policy(size_t p, int64_t t_ms, std::vector<Event>& out) {
     return by_labels(st.instances[x.first].id, st.instances[y.first].id);
   });
   for (auto [index, fresh] : notable) {
-    // act() may add events, never instances: the index stays valid.
+    // act() may add events, never instances: the index stays valid. The labels are copied:
+    // evaluating `when` or an action's value may add label sets, and the table then grows.
     LabelSetId id = st.instances[index].id;
-    const Labels& labels = this->labels(id);
+    const Labels labels = this->labels(id);
     Instance& inst = st.instances[index].state;
     if (fresh && hold > 0)
       event(labels, EventKind::Pending, "for " + duration_text(r.hold_seconds));
