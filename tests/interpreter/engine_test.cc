@@ -499,3 +499,24 @@ policy grow {
         "1970-01-01T00:00:00Z grow skipped pool (within the 10% tolerance of the current value)\n"
         "1970-01-01T00:00:00Z grow applied cache 100 -> 200\n");
 }
+
+TEST_CASE("instances act in label order while their `when` adds label sets to the table") {
+  // The `when` makes a new label set per instance while the instances are being handled, so the
+  // label table grows under them (under ASan, a kept reference into it would be caught).
+  Scenario s(R"P(
+policy grow {
+  trigger load > 1
+  when label_replace(load, "copy", "$1", "host", "(.*)") > 0
+  action notify "grow"
+}
+)P");
+  std::string expected;
+  for (int i = 0; i < 60; ++i) {
+    char host[8];
+    std::snprintf(host, sizeof host, "h%02d", i);
+    s.fill(series("load", {{"host", host}}), 0, 15, 2);
+    expected += std::string("1970-01-01T00:00:00Z grow{host=\"") + host + "\"} firing\n";
+    expected += std::string("1970-01-01T00:00:00Z grow{host=\"") + host + "\"} notified (grow)\n";
+  }
+  CHECK(s.run(0) == expected);
+}
