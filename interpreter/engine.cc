@@ -208,15 +208,27 @@ bool Engine::holds_for(NodeId condition, const Labels& instance) {
 }
 
 std::vector<Event> Engine::evaluate(int64_t t_ms) {
-  std::vector<Event> out;
-  if (last_eval_ms_ && t_ms <= *last_eval_ms_) return out;  // time only moves forward
+  std::vector<Event> all;
+  evaluate(t_ms, [&all](const Event& e) { all.push_back(e); });
+  return all;
+}
+
+void Engine::evaluate(int64_t t_ms, const std::function<void(const Event&)>& sink) {
+  if (last_eval_ms_ && t_ms <= *last_eval_ms_) return;  // time only moves forward
   last_eval_ms_ = t_ms;
   if (evaluator_.label_sets() > options_.eval.max_label_sets) forget_labels();
   evaluator_.at(t_ms);
   knob_actor_.clear();
   for (const auto& [knob, d] : damping_) prune_history(knob_history_[knob], d, t_ms);
   track(t_ms);
+  std::vector<Event>& out = pending_events_;
+  auto flush = [&] {
+    for (const Event& e : out) sink(e);
+    out.clear();
+  };
+  out.clear();
   check_validations(t_ms, out);
+  flush();
   for (size_t p : order_) {
     try {
       evaluate_policy(p, t_ms, out);
@@ -229,9 +241,9 @@ std::vector<Event> Engine::evaluate(int64_t t_ms) {
       ev.reason = std::string("evaluation failed: ") + e.what();
       out.push_back(std::move(ev));
     }
+    flush();
   }
   record_status_quo(t_ms);
-  return out;
 }
 
 void Engine::evaluate_policy(size_t p, int64_t t_ms, std::vector<Event>& out) {
@@ -408,9 +420,18 @@ std::string Engine::skip_reason(size_t p, const Labels& instance, int64_t t_ms) 
   for (const Clause& c : item.clauses) {
     if (c.kind != ClauseKind::Action || c.action != ActionKind::Set) continue;
     auto held = knob_actor_.find(c.name.text);
-    if (held != knob_actor_.end() && held->second != p) {
-      return "knob " + std::string(c.name.text) + " is being changed by " +
-             program_.policies[held->second].name;
+    if (held != knob_actor_.end()) {
+      // Instances of one policy each compute their value from the same snapshot: a second
+      // change at this evaluation would repeat the first one, or undo it.
+      const KnobActor& by = held->second;
+      if (by.policy != p) {
+        return "knob " + std::string(c.name.text) + " is being changed by " +
+               program_.policies[by.policy].name;
+      }
+      if (by.instance != instance) {
+        return "knob " + std::string(c.name.text) + " is being changed by " +
+               program_.policies[p].name + labels_text(by.instance);
+      }
     }
     for (const Validation& v : validations_) {
       if (std::find(v.knobs.begin(), v.knobs.end(), c.name.text) != v.knobs.end()) {
@@ -568,7 +589,7 @@ void Engine::act(size_t p, LabelSetId id, const Labels& instance, Instance& inst
 
 void Engine::apply_step(size_t p, const Labels& instance, int64_t t_ms, const std::string& knob,
                         double value, const std::string& reason, std::vector<Event>& out) {
-  knob_actor_.emplace(knob, p);
+  knob_actor_.emplace(knob, KnobActor{p, instance});
   double before = this->knob(knob).value_or(NAN);
   uint64_t id = next_action_++;
   change_knob(knob, value, t_ms, id);

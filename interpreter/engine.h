@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <limits>
 #include <map>
 #include <optional>
@@ -162,6 +163,9 @@ class Engine {
   // One evaluation of every policy at t (times must increase). Returns the events it caused,
   // in a fixed order: emergencies first, then policies by priority and `after`.
   std::vector<Event> evaluate(int64_t t_ms);
+  // The same evaluation, handing each policy's events to `sink` as soon as that policy is
+  // done: a replay over thousands of instances then holds one policy's events, not all of them.
+  void evaluate(int64_t t_ms, const std::function<void(const Event&)>& sink);
 
   const PolicyRules& rules(size_t policy) const { return rules_[policy]; }
 
@@ -343,12 +347,18 @@ class Engine {
   std::map<std::string, double, std::less<>> knobs_;
   static constexpr size_t kRememberedActions = 1000;  // applied_ keeps the newest ones
   std::vector<AppliedAction> applied_;
-  std::map<std::string, size_t, std::less<>> knob_actor_;  // knob -> policy that set it this tick
+  struct KnobActor {
+    size_t policy;
+    Labels instance;
+  };
+  // knob -> the policy instance that set it at this evaluation: one action per knob per tick.
+  std::map<std::string, KnobActor, std::less<>> knob_actor_;
   std::optional<int64_t> paused_until_;
   std::string pause_reason_;
   std::vector<Proposal> proposals_;
   std::optional<int64_t> last_eval_ms_;
   std::vector<LabelSetId> present_;  // scratch of evaluate_policy
+  std::vector<Event> pending_events_;  // one policy's events, before evaluate() hands them on
   uint64_t next_action_ = 1;
   std::map<NodeId, History> history_;  // expectations and baseline expressions
   std::vector<Validation> validations_;

@@ -195,6 +195,29 @@ policy high {
         "1970-01-01T00:00:15Z low applied pool 40 -> 50\n");
 }
 
+TEST_CASE("instances of one policy change a shared knob once per evaluation") {
+  // Both hosts compute pool + 1 from the same snapshot: two changes at once would report the
+  // second as applied while it changes nothing.
+  Scenario s(R"(
+knob pool : int in 1..100
+policy grow_pool {
+  trigger load > 1
+  action set pool = pool + 1
+}
+)");
+  s.engine->set_knob("pool", 20);
+  s.fill(series("load", {{"host", "a"}}), 0, 60, 2);
+  s.fill(series("load", {{"host", "b"}}), 0, 60, 2);
+  CHECK(s.run(15) ==
+        "1970-01-01T00:00:00Z grow_pool{host=\"a\"} firing\n"
+        "1970-01-01T00:00:00Z grow_pool{host=\"a\"} applied pool 20 -> 21\n"
+        "1970-01-01T00:00:00Z grow_pool{host=\"b\"} firing\n"
+        "1970-01-01T00:00:00Z grow_pool{host=\"b\"} skipped (knob pool is being changed by "
+        "grow_pool{host=\"a\"})\n"
+        "1970-01-01T00:00:15Z grow_pool{host=\"b\"} applied pool 21 -> 22\n");
+  CHECK(s.engine->knob("pool") == 22);
+}
+
 TEST_CASE("an emergency rolls back every action since a time and pauses automation") {
   Scenario s(R"(
 knob pool : int in 1..100
