@@ -264,9 +264,8 @@ int run_simulate(const SimulateCommand& cmd) {
       const RecordedKnob& k = recorded.knobs[next_knob++];
       if (declared_knob(k.knob)) engine.set_knob(k.knob, k.value);
     }
-    std::vector<Event> events = engine.evaluate(t);
-    if (!events.empty()) progress.clear();
-    for (const Event& e : events) {
+    engine.evaluate(t, [&](const Event& e) {
+      progress.clear();
       if (charts) charts->event(e);
       summary.count(e);
       if (at_recorded_times && replayable(e.kind)) {
@@ -276,13 +275,13 @@ int run_simulate(const SimulateCommand& cmd) {
         changes.push_back({e.t_ms, e.knob, e.from, e.to});
       }
       if (summary_only) {
-        continue;
+        return;
       } else if (json) {
         std::cout << event_json(e).dump() << "\n";
       } else {
         std::cout << event_text(e) << "\n";
       }
-    }
+    });
     if (charts) charts->sample(t);
     progress.update(t);
   }

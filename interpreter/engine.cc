@@ -279,31 +279,52 @@ void Engine::evaluate_policy(size_t p, int64_t t_ms, std::vector<Event>& out) {
   // work; the instances with something to say are handled after, in label order, so that
   // events and which instance acts first do not depend on how ids were handed out.
   int64_t hold = seconds_to_ms(r.hold_seconds);
-  std::vector<ActiveInstance> next;
-  next.reserve(present_.size());
-  std::vector<ActiveInstance> gone;
-  std::vector<std::pair<size_t, bool>> notable;  // index in next, fresh
-  size_t a = 0;
-  for (LabelSetId id : present_) {
-    while (a < st.instances.size() && st.instances[a].id < id) gone.push_back(st.instances[a++]);
-    if (a < st.instances.size() && st.instances[a].id == id) {
-      next.push_back(st.instances[a++]);
-      const Instance& inst = next.back().state;
+  std::vector<ActiveInstance>& next = next_instances_;
+  std::vector<ActiveInstance>& gone = gone_instances_;
+  std::vector<std::pair<size_t, bool>>& notable = notable_;  // index in next, fresh
+  gone.clear();
+  notable.clear();
+  // Mostly the same instances hold as at the last evaluation: they are updated in place.
+  bool unchanged = present_.size() == st.instances.size();
+  for (size_t i = 0; unchanged && i < present_.size(); ++i) {
+    unchanged = present_[i] == st.instances[i].id;
+  }
+  if (unchanged) {
+    for (size_t i = 0; i < present_.size(); ++i) {
+      const Instance& inst = st.instances[i].state;
       if (inst.firing ? !inst.acted : t_ms - inst.active_since >= hold) {
-        notable.push_back({next.size() - 1, false});
+        notable.push_back({i, false});
       }
-    } else {
-      next.push_back({id, Instance{t_ms, false, false}});
-      notable.push_back({next.size() - 1, true});
     }
   }
-  while (a < st.instances.size()) gone.push_back(st.instances[a++]);
-  st.instances.swap(next);
+  next.resize(unchanged ? 0 : present_.size());
+  size_t a = 0;
+  for (size_t i = 0; i < next.size(); ++i) {
+    LabelSetId id = present_[i];
+    while (a < st.instances.size() && st.instances[a].id < id) gone.push_back(st.instances[a++]);
+    if (a < st.instances.size() && st.instances[a].id == id) {
+      next[i] = st.instances[a++];
+      const Instance& inst = next[i].state;
+      if (inst.firing ? !inst.acted : t_ms - inst.active_since >= hold) {
+        notable.push_back({i, false});
+      }
+    } else {
+      next[i] = {id, Instance{t_ms, false, false}};
+      notable.push_back({i, true});
+    }
+  }
+  if (!unchanged) {
+    while (a < st.instances.size()) gone.push_back(st.instances[a++]);
+    // Copied, not swapped: a swap would pass buffers from policy to policy until every one had
+    // the capacity of the largest.
+    st.instances.assign(next.begin(), next.end());
+  }
 
-  // Instances whose trigger no longer holds, or has no data, reset at once.
-  auto by_labels = [this](LabelSetId x, LabelSetId y) { return labels(x) < labels(y); };
+  // Instances whose trigger no longer holds, or has no data, reset at once. Ids sort by their
+  // rank in label order: every id here is in the table already, so the ranks cover them.
+  const std::vector<uint32_t>& rank = evaluator_.label_order();
   std::sort(gone.begin(), gone.end(), [&](const ActiveInstance& x, const ActiveInstance& y) {
-    return by_labels(x.id, y.id);
+    return rank[x.id] < rank[y.id];
   });
   for (const ActiveInstance& g : gone) {
     event(labels(g.id), EventKind::Resolved,
@@ -311,16 +332,16 @@ void Engine::evaluate_policy(size_t p, int64_t t_ms, std::vector<Event>& out) {
     if (!st.last_skip.empty()) st.last_skip.erase(g.id);
   }
   std::sort(notable.begin(), notable.end(), [&](const auto& x, const auto& y) {
-    return by_labels(st.instances[x.first].id, st.instances[y.first].id);
+    return rank[st.instances[x.first].id] < rank[st.instances[y.first].id];
   });
+  const std::string pending = hold > 0 ? "for " + duration_text(r.hold_seconds) : "";
   for (auto [index, fresh] : notable) {
-    // act() may add events, never instances: the index stays valid. The labels are copied:
-    // evaluating `when` or an action's value may add label sets, and the table then grows.
+    // act() may add events, never instances: the index stays valid. Evaluating `when` or an
+    // action's value may add label sets; the table keeps the ones it has where they are.
     LabelSetId id = st.instances[index].id;
-    const Labels labels = this->labels(id);
+    const Labels& labels = this->labels(id);
     Instance& inst = st.instances[index].state;
-    if (fresh && hold > 0)
-      event(labels, EventKind::Pending, "for " + duration_text(r.hold_seconds));
+    if (fresh && hold > 0) event(labels, EventKind::Pending, pending);
     if (!inst.firing && t_ms - inst.active_since >= hold) {
       inst.firing = true;
       event(labels, EventKind::Firing);

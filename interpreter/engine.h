@@ -357,7 +357,10 @@ class Engine {
   std::string pause_reason_;
   std::vector<Proposal> proposals_;
   std::optional<int64_t> last_eval_ms_;
-  std::vector<LabelSetId> present_;  // scratch of evaluate_policy
+  // Scratch of evaluate_policy, kept for their capacity.
+  std::vector<LabelSetId> present_;
+  std::vector<ActiveInstance> next_instances_, gone_instances_;
+  std::vector<std::pair<size_t, bool>> notable_;
   std::vector<Event> pending_events_;  // one policy's events, before evaluate() hands them on
   uint64_t next_action_ = 1;
   std::map<NodeId, History> history_;  // expectations and baseline expressions

@@ -41,6 +41,8 @@ class Evaluator {
   void drop(NodeId n);
   // The labels behind a sample's id (valid until the next at()).
   const Labels& labels(LabelSetId id) const { return table_.get(id); }
+  // Every label set's rank in label order, by id (LabelTable::order).
+  const std::vector<uint32_t>& label_order() { return table_.order(); }
   LabelSetId without_name(LabelSetId id) { return table_.without_name(id); }
   LabelSetId intern(const Labels& labels) { return table_.intern(labels); }
   // How many label sets the table holds; forgetting them makes every id meaningless, which at()

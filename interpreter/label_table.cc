@@ -34,6 +34,20 @@ LabelSetId LabelTable::compute_without_name(LabelSetId id) {
   return out;
 }
 
+const std::vector<uint32_t>& LabelTable::order() {
+  if (rank_.size() == sets_.size()) return rank_;
+  // The sets added since the last call are sorted among themselves and merged in: a table
+  // that grows by a few sets costs a pass over the ranks, not a sort of the whole table.
+  auto old = static_cast<std::ptrdiff_t>(sorted_.size());
+  for (auto id = static_cast<LabelSetId>(old); id < sets_.size(); ++id) sorted_.push_back(id);
+  auto less = [this](LabelSetId a, LabelSetId b) { return sets_[a] < sets_[b]; };
+  std::sort(sorted_.begin() + old, sorted_.end(), less);
+  std::inplace_merge(sorted_.begin(), sorted_.begin() + old, sorted_.end(), less);
+  rank_.resize(sets_.size());
+  for (size_t r = 0; r < sorted_.size(); ++r) rank_[sorted_[r]] = static_cast<uint32_t>(r);
+  return rank_;
+}
+
 LabelSetId LabelTable::project(uint32_t slot, LabelSetId id,
                                const std::vector<std::string_view>& names, bool keep_listed) {
   uint64_t key = static_cast<uint64_t>(slot) << 32 | id;

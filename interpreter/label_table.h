@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <deque>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -28,6 +29,9 @@ class LabelTable {
   }
   // The empty label set.
   static constexpr LabelSetId kEmpty = 0;
+  // Each set's place in label order (Labels' operator<), by id, so that ids sort without
+  // comparing strings. Brought up to date with the sets added since the last call.
+  const std::vector<uint32_t>& order();
 
   // The labels two samples are matched or grouped on: with keep_listed, exactly the listed ones
   // (on (...), by (...)); otherwise all but the listed ones and __name__ (ignoring (...),
@@ -38,8 +42,12 @@ class LabelTable {
  private:
   static constexpr LabelSetId kUnknown = UINT32_MAX;
   LabelSetId compute_without_name(LabelSetId id);
-  std::vector<Labels> sets_;
+  // A deque, so that a set's labels stay where they are while the table grows: a caller may
+  // hold them across an evaluation that adds sets.
+  std::deque<Labels> sets_;
   std::vector<LabelSetId> without_name_;
+  std::vector<LabelSetId> sorted_;  // the ids order() has placed, in label order
+  std::vector<uint32_t> rank_;      // id -> its index in sorted_
   std::unordered_map<std::string, LabelSetId> by_key_;
   std::unordered_map<uint64_t, LabelSetId> projections_;  // (slot << 32 | id) -> id
   std::string key_;                                       // reused

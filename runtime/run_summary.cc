@@ -25,7 +25,11 @@ RunSummary::RunSummary(const std::vector<std::string>& policies) {
 }
 
 void RunSummary::count(const Event& e) {
-  PolicyCounts& s = policies_[e.policy];
+  if (!last_ || e.policy != last_policy_) {
+    last_ = &policies_[e.policy];  // map nodes stay where they are
+    last_policy_ = e.policy;
+  }
+  PolicyCounts& s = *last_;
   switch (e.kind) {
     case EventKind::Firing:
       ++s.fired;

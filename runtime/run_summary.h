@@ -32,6 +32,9 @@ class RunSummary {
 
  private:
   std::map<std::string, PolicyCounts> policies_;
+  // Events come policy by policy: the last row counted is usually the next one's too.
+  std::string last_policy_;
+  PolicyCounts* last_ = nullptr;
 };
 
 }  // namespace setpoint
