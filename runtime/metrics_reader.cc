@@ -3,8 +3,12 @@
 #include "runtime/metrics_reader.h"
 
 #include <fast_float/fast_float.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <cstring>
 #include <exception>
 
@@ -344,6 +348,77 @@ ReadReport read_metrics(std::string_view text, MetricsFormat format, std::string
   return report;
 }
 
+namespace {
+
+std::string size_limit_text(size_t max_bytes) {
+  const size_t mib = size_t{1} << 20;
+  return max_bytes >= mib && max_bytes % mib == 0 ? std::to_string(max_bytes / mib) + " MiB"
+                                                  : std::to_string(max_bytes) + " bytes";
+}
+
+// A file read a block at a time, handed on in chunks of whole lines.
+class LineChunks {
+ public:
+  LineChunks(int fd, size_t max_bytes) : fd_(fd), max_bytes_(max_bytes) {}
+  // Reads ahead until the buffer holds at least `want` bytes or the file ends.
+  bool fill(size_t want) {
+    while (!ended_ && buffer_.size() - start_ < want) {
+      if (start_ > 0) {  // drop what was handed on before reading on
+        buffer_.erase(0, start_);
+        start_ = 0;
+      }
+      size_t old = buffer_.size();
+      buffer_.resize(old + kBlock);
+      ssize_t n = ::read(fd_, buffer_.data() + old, kBlock);
+      buffer_.resize(old + static_cast<size_t>(std::max<ssize_t>(n, 0)));
+      if (n < 0) {
+        if (errno == EINTR) continue;
+        error_ = std::strerror(errno);
+        return false;
+      }
+      if (n == 0) ended_ = true;
+      total_ += static_cast<size_t>(n);
+      if (total_ > max_bytes_) {
+        too_large_ = true;
+        return false;
+      }
+    }
+    return true;
+  }
+  std::string_view head() const { return std::string_view(buffer_).substr(start_, 4096); }
+  // The next run of whole lines (the rest of the file at its end); empty when it is done or
+  // reading failed.
+  std::string_view next() {
+    for (;;) {
+      if (!fill(kBlock)) return {};
+      std::string_view rest = std::string_view(buffer_).substr(start_);
+      size_t cut = rest.rfind('\n');
+      if (ended_ || cut != std::string_view::npos) {
+        size_t n = ended_ ? rest.size() : cut + 1;
+        start_ += n;
+        return rest.substr(0, n);
+      }
+      // A line longer than a block: read on (the size limit bounds it).
+      if (!fill(rest.size() + kBlock)) return {};
+    }
+  }
+  const std::string& error() const { return error_; }
+  bool too_large() const { return too_large_; }
+
+ private:
+  static constexpr size_t kBlock = size_t{1} << 20;
+  int fd_;
+  size_t max_bytes_;
+  std::string buffer_;
+  size_t start_ = 0;
+  size_t total_ = 0;
+  bool ended_ = false;
+  bool too_large_ = false;
+  std::string error_;
+};
+
+}  // namespace
+
 bool read_metrics_file(const std::string& path, std::optional<MetricsFormat> format,
                        SampleSink& sink, ReadReport& report, size_t max_bytes) {
   report = ReadReport{};
@@ -352,16 +427,47 @@ bool read_metrics_file(const std::string& path, std::optional<MetricsFormat> for
     report.error_count = 1;
     return false;
   };
+  auto too_large = [&] {
+    return fail("larger than " + size_limit_text(max_bytes) + ", the limit for a metrics file");
+  };
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return fail("cannot read: " + std::string(std::strerror(errno)));
+  struct stat st {};
+  if (::fstat(fd, &st) == 0 && S_ISREG(st.st_mode) &&
+      static_cast<uint64_t>(st.st_size) > max_bytes) {
+    ::close(fd);
+    return too_large();
+  }
+  LineChunks chunks(fd, max_bytes);
+  bool ok = chunks.fill(4096);
+  MetricsFormat f = format ? *format : detect_format(path, chunks.head());
+  if (ok && (f == MetricsFormat::PrometheusText || f == MetricsFormat::OpenMetrics)) {
+    // The line formats are read in chunks: a recording of any size costs a block of memory.
+    metrics_detail::ReaderContext context(path, sink, report);
+    bool first = true;
+    try {
+      metrics_detail::read_prometheus_chunks(
+          [&]() {
+            std::string_view chunk = chunks.next();
+            if (first && chunk.starts_with("\xEF\xBB\xBF")) chunk.remove_prefix(3);
+            first = false;
+            return chunk;
+          },
+          f == MetricsFormat::OpenMetrics, context);
+    } catch (const std::exception& e) {
+      // Only memory exhaustion (or a throwing sink) gets here; what was read so far stays read.
+      context.error(std::max<size_t>(report.lines, 1), std::string("reading stopped: ") + e.what());
+    }
+    ::close(fd);
+    if (chunks.too_large()) return too_large();
+    if (!chunks.error().empty()) return fail("cannot read: " + chunks.error());
+    return true;
+  }
+  ::close(fd);
+  if (!ok) return chunks.too_large() ? too_large() : fail("cannot read: " + chunks.error());
   std::string text, error;
   if (!read_file(path, max_bytes, text, error)) return fail("cannot read: " + error);
-  if (text.size() > max_bytes) {
-    const size_t mib = size_t{1} << 20;
-    std::string limit = max_bytes >= mib && max_bytes % mib == 0
-                            ? std::to_string(max_bytes / mib) + " MiB"
-                            : std::to_string(max_bytes) + " bytes";
-    return fail("larger than " + limit + ", the limit for a metrics file");
-  }
-  MetricsFormat f = format ? *format : detect_format(path, std::string_view(text).substr(0, 4096));
+  if (text.size() > max_bytes) return too_large();
   report = read_metrics(text, f, path, sink);
   return true;
 }

@@ -5,6 +5,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -199,6 +200,11 @@ class RawSeriesCache {
 // The format readers, one per source file.
 void read_prometheus_text(std::string_view text, bool openmetrics, ReaderContext& context,
                           const ReadOptions& options = {});
+// The same, for a text handed over in chunks of whole lines (an empty chunk ends it), so that a
+// large file is read without holding it whole. Remembers up to this many series' text.
+inline constexpr size_t kChunkedSeriesCache = size_t{1} << 20;
+void read_prometheus_chunks(const std::function<std::string_view()>& next_chunk, bool openmetrics,
+                            ReaderContext& context);
 void read_csv(std::string_view text, ReaderContext& context);
 void read_json_lines(std::string_view text, ReaderContext& context);
 void read_query_response(std::string_view text, ReaderContext& context);

@@ -6,6 +6,7 @@
 #include <bit>
 #include <cstring>
 #include <exception>
+#include <functional>
 
 #include "grammar/source_file.h"
 #include "runtime/metrics_reader.h"
@@ -172,7 +173,13 @@ class PrometheusTextReader {
   }
   // Also when an exception (memory) ends the read, so that its error names the line reached.
   ~PrometheusTextReader() { context_.report().lines = line_no_; }
-  void read(std::string_view text);
+  void read(std::string_view text) {
+    read_lines(text);
+    finish();
+  }
+  // Whole lines, in order: a text may come in chunks, each cut after a line's end.
+  void read_lines(std::string_view text);
+  void finish();
 
  private:
   const char* fast_line(const char* p, const char* end);
@@ -200,7 +207,7 @@ class PrometheusTextReader {
   Labels labels_;  // reused by decode_series
 };
 
-void PrometheusTextReader::read(std::string_view text) {
+void PrometheusTextReader::read_lines(std::string_view text) {
   const char* p = text.data();
   const char* end = p + text.size();
   size_t after_eof = 0;
@@ -225,6 +232,9 @@ void PrometheusTextReader::read(std::string_view text) {
     }
     p = next;
   }
+}
+
+void PrometheusTextReader::finish() {
   if (om_ && !eof_ && line_no_ > 0) {
     context_.error(line_no_, "no # EOF at the end: the file may be truncated");
   }
@@ -495,6 +505,19 @@ bool PrometheusTextReader::quoted_string(const char*& p, const char* e, std::str
 void read_prometheus_text(std::string_view text, bool openmetrics, ReaderContext& context,
                           const ReadOptions& options) {
   PrometheusTextReader(openmetrics, context, options).read(text);
+}
+
+void read_prometheus_chunks(const std::function<std::string_view()>& next_chunk, bool openmetrics,
+                            ReaderContext& context) {
+  // The series cache outlives each chunk, so it keeps copies of the series text it knows.
+  RawSeriesCache cache(kChunkedSeriesCache);
+  ReadOptions options;
+  options.series_cache = &cache;
+  PrometheusTextReader reader(openmetrics, context, options);
+  for (std::string_view chunk = next_chunk(); !chunk.empty(); chunk = next_chunk()) {
+    reader.read_lines(chunk);
+  }
+  reader.finish();
 }
 
 }  // namespace setpoint::metrics_detail

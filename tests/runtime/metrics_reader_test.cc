@@ -768,6 +768,51 @@ TEST_CASE("read_metrics_file detects the format of each fixture and reports unre
   CHECK(sink.dump() == Strings{"a 1000 2"});
 }
 
+TEST_CASE("a large Prometheus text file is read in chunks with the whole file's line numbers",
+          "[metrics_reader]") {
+  // Over 2 MiB, read a 1 MiB block at a time: lines cross block ends, a comment is longer than
+  // a block, and a malformed line far into the file keeps its line number.
+  test::TempDir tmp;
+  std::string text = "# HELP load " + std::string(1'500'000, 'x') + "\n";
+  size_t lines = 1;
+  for (int i = 0; i < 60'000; ++i) {
+    text += "load{host=\"h" + std::to_string(i % 7) + "\"} " + std::to_string(i) + " " +
+            std::to_string(1000 + i) + "\n";
+    ++lines;
+    if (i == 50'000) {
+      text += "load{host=\"h1\" 1 2\n";  // no closing brace
+      ++lines;
+    }
+  }
+  REQUIRE(text.size() > (size_t{2} << 20));
+  for (bool openmetrics : {false, true}) {
+    std::string file = tmp.file(openmetrics ? "big.om" : "big.prom");
+    test::write_text(file, openmetrics ? text + "# EOF\n" : text);
+    RecordingSink sink;
+    ReadReport report;
+    INFO(file);
+    CHECK(read_metrics_file(file, std::nullopt, sink, report, size_t{64} << 20));
+    CHECK(report.samples == 60'000);
+    CHECK(report.skipped == 1);
+    CHECK(report.lines == lines + (openmetrics ? 1 : 0));
+    REQUIRE(report.errors.size() == 1);
+    CHECK(report.errors[0].find(":50003:") != std::string::npos);
+    CHECK(sink.series_labels.size() == 7);
+    REQUIRE(sink.points.size() == 60'000);
+    // Prometheus text gives milliseconds, OpenMetrics seconds.
+    CHECK(sink.points[59'999].t_ms == (openmetrics ? 60'999'000 : 60'999));
+    CHECK(sink.points[59'999].value == 59'999);
+    CHECK(sink.points[59'999].series == sink.points[59'999 % 7].series);
+  }
+  // Without its `# EOF`, an OpenMetrics file read in chunks may be truncated, as a whole one.
+  test::write_text(tmp.file("cut.om"), text);
+  RecordingSink sink;
+  ReadReport report;
+  CHECK(read_metrics_file(tmp.file("cut.om"), std::nullopt, sink, report, size_t{64} << 20));
+  REQUIRE(report.errors.size() == 2);
+  CHECK(report.errors[1].find("no # EOF at the end") != std::string::npos);
+}
+
 TEST_CASE("a series the sink rejects is asked about once and none of its samples reach it",
           "[metrics_reader]") {
   RecordingSink sink;
