@@ -18,6 +18,7 @@
 #include "cli/commands.h"
 #include "cli/diagnostic_json.h"
 #include "grammar/spelling.h"
+#include "interpreter/history_needed.h"
 #include "runtime/daemon_config.h"
 #include "runtime/policy_loader.h"
 
@@ -138,53 +139,13 @@ std::string duration_words(double seconds) {
   return out;
 }
 
-// How far back an expression reads the window store: a range its own window, an instant
-// selector Prometheus' 5-minute lookback, offsets and subqueries added to what they wrap.
-double history_needed(const Module& m, ExprId id) {
-  constexpr double kLookbackSeconds = 300;
-  const Expr& e = m.expr(id);
-  auto inner = [&](ExprId x) { return x == kNoExpr ? 0.0 : history_needed(m, x); };
-  switch (e.kind) {
-    case ExprKind::Selector:
-      return kLookbackSeconds;
-    case ExprKind::Range:
-      return e.number;
-    case ExprKind::Subquery:
-    case ExprKind::Offset:
-      return e.number + inner(e.lhs);
-    default: {
-      double most = std::max(inner(e.lhs), inner(e.rhs));
-      for (ExprId a : e.args) most = std::max(most, inner(a));
-      return most;
-    }
-  }
-}
-
 // `retention` must keep what the longest range, offset or `within` of the policies reads.
 void check_retention(const DaemonConfig& config, const std::string& shown, const PolicySet& set,
                      std::vector<CheckFinding>& out) {
-  double most = 0;
-  const Module* where = nullptr;
-  Span span{};
-  for (const Module& m : set.modules) {
-    for (ExprId id = 0; id < m.exprs.size(); ++id) {
-      double need = history_needed(m, id);
-      if (need > most) {
-        most = need;
-        where = &m;
-        span = m.expr(id).span;
-      }
-    }
-    for (const Item& it : m.items) {
-      for (const Clause& c : it.clauses) {
-        if (c.kind == ClauseKind::Expect && c.duration.valid && c.duration.seconds > most) {
-          most = c.duration.seconds;
-          where = &m;
-          span = c.duration.span;
-        }
-      }
-    }
-  }
+  HistoryNeed need = longest_history(set.modules, true);
+  double most = need.seconds;
+  const Module* where = need.module;
+  Span span = need.span;
   if (!where || most <= config.retention_seconds) return;
   out.push_back(at_policy(*where, span,
                           "this reads " + duration_words(most) + " of history, but " + shown +

@@ -7,6 +7,7 @@
 #include <cmath>
 #include <cstring>
 #include <filesystem>
+#include <functional>
 #include <iostream>
 #include <map>
 #include <nlohmann/json.hpp>
@@ -16,6 +17,7 @@
 #include "cli/commands.h"
 #include "grammar/literal.h"
 #include "interpreter/engine.h"
+#include "interpreter/history_needed.h"
 #include "runtime/effect_model.h"
 #include "runtime/event_json.h"
 #include "runtime/local_time.h"
@@ -124,13 +126,32 @@ std::string report_path_problem(const std::string& path) {
   }
   return "";
 }
+// The replay's second read of a recording in time order: each sample goes straight to the
+// replay. Series are announced in the same order as at the first read, so their ids agree.
+class ReplaySink : public SampleSink {
+ public:
+  explicit ReplaySink(std::function<void(uint32_t, int64_t, double)> to_replay)
+      : to_replay_(std::move(to_replay)) {}
+  uint32_t series(const Labels&) override { return next_id_++; }
+  void sample(uint32_t series, int64_t t_ms, double value) override {
+    to_replay_(series, t_ms, value);
+  }
+
+ private:
+  std::function<void(uint32_t, int64_t, double)> to_replay_;
+  uint32_t next_id_ = 0;
+};
+
 }  // namespace
 
 int run_simulate(const SimulateCommand& cmd) {
   PolicySet set;
   if (int status = load_error_free(cmd.policies, set)) return status;
 
-  Recording recording;
+  // A first read finds the series, the span and whether the samples are in time order; the
+  // replay then reads the file again, so that the samples never sit in memory all at once.
+  // Only a recording out of time order is held whole, to be sorted.
+  Recording recording(false);
   ReadReport report;
   if (!read_metrics_file(cmd.metrics, std::nullopt, recording, report)) {
     for (const std::string& e : report.errors) std::cerr << "setpoint: " << e << "\n";
@@ -141,11 +162,19 @@ int run_simulate(const SimulateCommand& cmd) {
     std::cerr << "setpoint: " << cmd.metrics << ": skipped " << report.skipped << " malformed "
               << (report.skipped == 1 ? "entry" : "entries") << "\n";
   }
-  recording.finish();
-  const auto& points = recording.points();
-  if (points.empty()) {
+  if (recording.sample_count() == 0) {
     std::cerr << "setpoint: " << cmd.metrics << " holds no samples\n";
     return 2;
+  }
+  std::optional<Recording> sorted;
+  if (!recording.in_time_order()) {
+    sorted.emplace(true);
+    ReadReport again;
+    if (!read_metrics_file(cmd.metrics, std::nullopt, *sorted, again)) {
+      for (const std::string& e : again.errors) std::cerr << "setpoint: " << e << "\n";
+      return 2;
+    }
+    sorted->finish();
   }
 
   NumberLiteral step = decode_number(cmd.step);
@@ -160,8 +189,8 @@ int run_simulate(const SimulateCommand& cmd) {
   bool at_recorded_times = !cmd.step_given && !recorded.evaluations.empty();
   for (const std::string& n : recorded.notes)
     std::cerr << "setpoint: the recording says: " << n << "\n";
-  int64_t first = at_recorded_times ? recorded.evaluations.front() : points.front().t_ms;
-  int64_t last = at_recorded_times ? recorded.evaluations.back() : points.back().t_ms;
+  int64_t first = at_recorded_times ? recorded.evaluations.front() : recording.first_ms();
+  int64_t last = at_recorded_times ? recorded.evaluations.back() : recording.last_ms();
   std::optional<int64_t> from = cmd.from.empty() ? first : parse_time(cmd.from);
   std::optional<int64_t> to = cmd.to.empty() ? last : parse_time(cmd.to);
   if (!from || !to) {
@@ -195,7 +224,12 @@ int run_simulate(const SimulateCommand& cmd) {
   }
   std::vector<KnobChange> changes;
 
-  WindowStore store;
+  // The store keeps what the policies read, not the whole recording: a replay's memory then
+  // grows with its series and windows, as the daemon's does, not with the recording's length.
+  StoreLimits limits;
+  limits.retention_ms = static_cast<int64_t>(
+      std::ceil(std::max(longest_history(set.modules, false).seconds, 300.0) * 1000));
+  WindowStore store(limits);
   EngineOptions options;
   options.local_time = system_local_time;
   Engine engine(set.modules, set.program, set.compiled, store, options);
@@ -224,7 +258,6 @@ int run_simulate(const SimulateCommand& cmd) {
   std::vector<std::string> names;
   for (const PolicyPlan& plan : set.compiled.policies) names.push_back(plan.name);
   RunSummary summary(names);
-  size_t next = 0;
   std::vector<uint32_t> ids(recording.labels().size());
   for (size_t i = 0; i < ids.size(); ++i) ids[i] = store.series(recording.labels()[i]);
   std::optional<PolicyReport> charts;
@@ -251,14 +284,7 @@ int run_simulate(const SimulateCommand& cmd) {
     return ++time_index < times.size() ? times[time_index] : *to + 1;
   };
   int64_t start = at_recorded_times ? (times.empty() ? *to + 1 : times.front()) : *from;
-  for (int64_t t = start; t <= *to; t = next_time(t)) {
-    // Samples arrive up to the evaluation time, as a scrape would deliver them.
-    while (next < points.size() && points[next].t_ms <= t) {
-      const Recording::Point& p = points[next++];
-      double value = p.value;
-      if (model) value = model->apply(recording.labels()[p.series], p.t_ms, value, changes);
-      store.sample(ids[p.series], p.t_ms, value);
-    }
+  auto evaluate_at = [&](int64_t t) {
     // Knob values the daemon read from its actuators, at the time it read them.
     while (next_knob < recorded.knobs.size() && recorded.knobs[next_knob].t_ms <= t) {
       const RecordedKnob& k = recorded.knobs[next_knob++];
@@ -284,7 +310,32 @@ int run_simulate(const SimulateCommand& cmd) {
     });
     if (charts) charts->sample(t);
     progress.update(t);
+  };
+  // Samples arrive up to each evaluation time, as a scrape would deliver them: a sample later
+  // than the next evaluation first has that evaluation happen.
+  int64_t t = start;
+  auto ingest = [&](uint32_t series, int64_t t_ms, double value) {
+    while (t <= *to && t_ms > t) {
+      evaluate_at(t);
+      t = next_time(t);
+    }
+    if (t > *to) return;  // after the replay's end: nothing evaluates it
+    if (model) value = model->apply(recording.labels()[series], t_ms, value, changes);
+    store.sample(ids[series], t_ms, value);
+  };
+  if (sorted) {
+    for (const Recording::Point& p : sorted->points()) ingest(p.series, p.t_ms, p.value);
+  } else {
+    ReplaySink sink(ingest);
+    ReadReport again;
+    bool read = read_metrics_file(cmd.metrics, std::nullopt, sink, again);
+    if (!read || again.samples != report.samples) {
+      progress.clear();
+      std::cerr << "setpoint: " << cmd.metrics << " changed while it was replayed\n";
+      return 2;
+    }
   }
+  for (; t <= *to; t = next_time(t)) evaluate_at(t);
   progress.clear();
   if (!json) {
     std::cout << (summary_only ? "" : "\n") << summary.text();

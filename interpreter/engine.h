@@ -202,6 +202,9 @@ class Engine {
   size_t policy_index(std::string_view name) const;  // SIZE_MAX when unknown
 
  private:
+  // Packed to 4-byte alignment: with the id an instance is 16 bytes rather than 24, and a
+  // replay over a million instances holds a third less.
+#pragma pack(push, 4)
   struct Instance {
     int64_t active_since = 0;
     bool firing = false;
@@ -213,6 +216,8 @@ class Engine {
     LabelSetId id = 0;  // its labels are the evaluator's
     Instance state;
   };
+#pragma pack(pop)
+  static_assert(sizeof(ActiveInstance) == 16);
   struct PolicyState {
     std::vector<ActiveInstance> instances;  // sorted by id
     // The skip reason standing for an instance, so it is reported once, not every evaluation.
