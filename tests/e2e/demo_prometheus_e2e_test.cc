@@ -201,24 +201,11 @@ std::string timeline(const std::vector<DemoDecision>& list, int64_t start_ms) {
   return out;
 }
 
-}  // namespace
-
-TEST_CASE(
-    "the demo read through a real Prometheus takes the decisions of the demo scraped directly",
-    "[e2e][prometheus]") {
-#ifdef SETPOINT_SANITIZED
-  // Under ASan the daemon reading through Prometheus lags by seconds and its triggers flap
-  // between poll and timer evaluations, so its story may not finish within the run: a timing
-  // artefact of the slower build (the optimized build runs this test), not a memory error.
-  WARN("skipped in a sanitizer build: it compares timings, which ASan stretches");
-  SUCCEED();
-  return;
-#endif
-  if (find_program("prometheus").empty()) {
-    WARN("prometheus is not installed (Debian package prometheus): the test is skipped");
-    SUCCEED();
-    return;
-  }
+// One run of both copies side by side. Each verdict rests on some ten live samples of each
+// side, so a borderline one can fall either way in either copy: a first run whose decisions
+// differ is reported and run again, and the second run's must agree. A systematic difference
+// (the query source reading late, or wrong) differs both times.
+bool run_twins(bool last_attempt) {
   // Declared first, so it goes last: every process below is stopped before its files go.
   TempDir dir;
   DemoTwin a(dir.file("a")), b(dir.file("b"));
@@ -298,6 +285,38 @@ TEST_CASE(
   std::vector<std::string> story = texts(decided_a);
   auto applied = std::find(story.begin(), story.end(), "grow_pool applied pool_size 2 -> 8");
   REQUIRE(applied != story.end());
-  CHECK(std::find(applied, story.end(), "grow_pool confirmed") != story.end());
-  CHECK(texts(decided_b) == story);
+  bool confirmed = std::find(applied, story.end(), "grow_pool confirmed") != story.end();
+  bool alike = texts(decided_b) == story;
+  if (!last_attempt && !(confirmed && alike)) {
+    WARN(
+        "the two demos decided differently; a verdict on a few seconds of live samples can "
+        "fall either way, so they run once more:\n"
+        << timeline(decided_a, start_ms) << "and through Prometheus:\n"
+        << timeline(decided_b, start_ms));
+    return false;
+  }
+  CHECK(confirmed);
+  CHECK(alike);
+  return true;
+}
+
+}  // namespace
+
+TEST_CASE(
+    "the demo read through a real Prometheus takes the decisions of the demo scraped directly",
+    "[e2e][prometheus]") {
+#ifdef SETPOINT_SANITIZED
+  // Under ASan the daemon reading through Prometheus lags by seconds and its triggers flap
+  // between poll and timer evaluations, so its story may not finish within the run: a timing
+  // artefact of the slower build (the optimized build runs this test), not a memory error.
+  WARN("skipped in a sanitizer build: it compares timings, which ASan stretches");
+  SUCCEED();
+  return;
+#endif
+  if (find_program("prometheus").empty()) {
+    WARN("prometheus is not installed (Debian package prometheus): the test is skipped");
+    SUCCEED();
+    return;
+  }
+  if (!run_twins(false)) run_twins(true);
 }
