@@ -253,9 +253,9 @@ Value Evaluator::function(NodeId n, int64_t t_ms) {
       bool keep_name = name == "last_over_time";
       Value out;
       for (uint32_t id : matching_series(selector_node)) {
-        store_.range(id, start, t_ms, scratch_);
-        if (scratch_.empty()) continue;
-        std::optional<double> v = range_function_at(name, scratch_, start, t_ms, t_ms, scalars);
+        std::span<const Sample> window = store_.range_view(id, start, t_ms, scratch_);
+        if (window.empty()) continue;
+        std::optional<double> v = range_function_at(name, window, start, t_ms, t_ms, scalars);
         if (!v) continue;
         LabelSetId labels = series_labels(id);
         out.vector.push_back({keep_name ? labels : table_.without_name(labels), *v, t_ms});

@@ -91,6 +91,7 @@ WindowStore::Append WindowStore::append(uint32_t series, int64_t t_ms, double va
     }
   }
   b.samples.push_back(Sample{t_ms, value});
+  if (is_stale_marker(value)) b.newest_stale_ms = t_ms;
   ++counters_.accepted;
   evict(b, t_ms);
   return Append::Accepted;
@@ -149,6 +150,21 @@ void WindowStore::range(uint32_t series, int64_t from_ms, int64_t to_ms,
     kept += !is_stale_marker(it->value);
   }
   out.resize(kept);
+}
+
+std::span<const Sample> WindowStore::range_view(uint32_t series, int64_t from_ms, int64_t to_ms,
+                                                std::vector<Sample>& scratch) const {
+  if (series >= buffers_.size() || to_ms <= from_ms) return {};
+  const Buffer& b = buffers_[series];
+  if (b.newest_stale_ms > from_ms) {  // a marker may be in the range: leave it out
+    range(series, from_ms, to_ms, scratch);
+    return scratch;
+  }
+  auto begin = b.samples.begin() + static_cast<std::ptrdiff_t>(b.head);
+  auto after_ts = [](int64_t t, const Sample& s) { return t < s.t_ms; };
+  auto first = std::upper_bound(begin, b.samples.end(), from_ms, after_ts);
+  auto last = std::upper_bound(first, b.samples.end(), to_ms, after_ts);
+  return {b.samples.data() + (first - b.samples.begin()), static_cast<size_t>(last - first)};
 }
 
 std::optional<Sample> WindowStore::instant(uint32_t series, int64_t t_ms,

@@ -6,6 +6,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <optional>
+#include <span>
 #include <string_view>
 #include <unordered_map>
 #include <vector>
@@ -57,6 +58,10 @@ class WindowStore : public SampleSink {
   // The samples with from_ms < t <= to_ms, oldest first, stale markers left out (as in a
   // Prometheus range vector). `out` is cleared first.
   void range(uint32_t series, int64_t from_ms, int64_t to_ms, std::vector<Sample>& out) const;
+  // The same samples, viewed where they are when no stale marker is among them; otherwise
+  // copied into `scratch` without the markers. Valid until the series is next appended to.
+  std::span<const Sample> range_view(uint32_t series, int64_t from_ms, int64_t to_ms,
+                                     std::vector<Sample>& scratch) const;
   // What an instant selector sees at t: the newest sample with t - lookback < ts <= t, unless
   // that sample is a stale marker.
   std::optional<Sample> instant(uint32_t series, int64_t t_ms,
@@ -75,6 +80,7 @@ class WindowStore : public SampleSink {
   struct Buffer {
     std::vector<Sample> samples;
     size_t head = 0;
+    int64_t newest_stale_ms = INT64_MIN;  // the newest stale marker appended, if any
   };
   void evict(Buffer& b, int64_t newest_ms);
 

@@ -128,6 +128,34 @@ TEST_CASE("a range selector sees the samples after from up to and including to, 
   CHECK(range_times(store, 42, 0, 90'000).empty());       // an unknown series
 }
 
+TEST_CASE("a range view shows the store's own samples unless a stale marker is in the range") {
+  WindowStore store;
+  uint32_t id = store.series(series_labels("up", "a"));
+  for (int64_t t = 0; t <= 60'000; t += 15'000) store.append(id, t, static_cast<double>(t));
+  std::vector<Sample> scratch;
+  std::span<const Sample> view = store.range_view(id, 0, 60'000, scratch);
+  REQUIRE(view.size() == 4);
+  CHECK(view.front().t_ms == 15'000);
+  CHECK(view.back().value == 60'000);
+  CHECK(scratch.empty());  // viewed in place, not copied
+  CHECK(store.range_view(id, 60'000, 90'000, scratch).empty());
+  CHECK(store.range_view(id, 90'000, 60'000, scratch).empty());
+  CHECK(store.range_view(42, 0, 90'000, scratch).empty());
+
+  store.append(id, 75'000, stale_marker());
+  store.append(id, 90'000, 2);
+  view = store.range_view(id, 30'000, 90'000, scratch);
+  REQUIRE(view.size() == 3);  // 45s, 60s and 90s: the marker at 75s is left out
+  CHECK(view.data() == scratch.data());
+  CHECK(view[1].t_ms == 60'000);
+  CHECK(view[2].t_ms == 90'000);
+  // A range that starts at or after the newest marker is viewed in place again.
+  view = store.range_view(id, 75'000, 90'000, scratch);
+  REQUIRE(view.size() == 1);
+  CHECK(view.front().value == 2);
+  CHECK(view.data() != scratch.data());
+}
+
 TEST_CASE("an instant selector sees the newest sample within the lookback, edge excluded") {
   WindowStore store;
   uint32_t id = store.series(series_labels("up", "a"));
