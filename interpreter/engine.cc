@@ -320,20 +320,30 @@ void Engine::evaluate_policy(size_t p, int64_t t_ms, std::vector<Event>& out) {
     st.instances.assign(next.begin(), next.end());
   }
 
-  // Instances whose trigger no longer holds, or has no data, reset at once. Ids sort by their
-  // rank in label order: every id here is in the table already, so the ranks cover them.
-  const std::vector<uint32_t>& rank = evaluator_.label_order();
-  std::sort(gone.begin(), gone.end(), [&](const ActiveInstance& x, const ActiveInstance& y) {
-    return rank[x.id] < rank[y.id];
-  });
+  // Instances whose trigger no longer holds, or has no data, reset at once. A few sort by
+  // their labels; many by the ids' ranks in label order, which cost a pass over the label
+  // table whenever it has grown (every id here is in the table already, so the ranks cover it).
+  constexpr size_t kSortByRankFrom = 64;
+  auto label_less = [this](LabelSetId x, LabelSetId y) { return labels(x) < labels(y); };
+  auto sort_by_labels = [&](auto& items, auto id_of) {
+    if (items.size() < 2) return;
+    if (items.size() < kSortByRankFrom) {
+      std::sort(items.begin(), items.end(),
+                [&](const auto& x, const auto& y) { return label_less(id_of(x), id_of(y)); });
+      return;
+    }
+    const std::vector<uint32_t>& rank = evaluator_.label_order();
+    std::sort(items.begin(), items.end(),
+              [&](const auto& x, const auto& y) { return rank[id_of(x)] < rank[id_of(y)]; });
+  };
+  sort_by_labels(gone, [](const ActiveInstance& g) { return g.id; });
   for (const ActiveInstance& g : gone) {
     event(labels(g.id), EventKind::Resolved,
           g.state.firing ? "trigger no longer holds" : "hold reset before its `for` passed");
     if (!st.last_skip.empty()) st.last_skip.erase(g.id);
   }
-  std::sort(notable.begin(), notable.end(), [&](const auto& x, const auto& y) {
-    return rank[st.instances[x.first].id] < rank[st.instances[y.first].id];
-  });
+  sort_by_labels(notable,
+                 [&](const std::pair<size_t, bool>& n) { return st.instances[n.first].id; });
   const std::string pending = hold > 0 ? "for " + duration_text(r.hold_seconds) : "";
   for (auto [index, fresh] : notable) {
     // act() may add events, never instances: the index stays valid. Evaluating `when` or an
