@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <cmath>
+#include <cstdio>
 #include <iostream>
 #include <map>
 #include <nlohmann/json.hpp>
@@ -40,6 +41,20 @@ nlohmann::json labels_json(const Labels& labels) {
 }
 
 double seconds(int64_t t_ms) { return static_cast<double>(t_ms) / 1000.0; }
+
+// "1700000300" or "1700000300.5": a time as Prometheus writes one after a range point's `@`,
+// every digit kept (a plain double stream would print 1.7e+09).
+std::string seconds_text(int64_t t_ms) {
+  if (t_ms < 0) return "-" + seconds_text(-t_ms);
+  std::string out = std::to_string(t_ms / 1000);
+  int64_t ms = t_ms % 1000;
+  if (ms == 0) return out;
+  char fraction[8];
+  std::snprintf(fraction, sizeof fraction, ".%03d", static_cast<int>(ms));
+  std::string f = fraction;
+  while (f.back() == '0') f.pop_back();
+  return out + f;
+}
 
 std::optional<int64_t> parse_time(const std::string& text) {
   int64_t ms;
@@ -197,7 +212,8 @@ int run_eval(const EvalCommand& cmd) {
           for (uint32_t i = series.begin; i < series.end; ++i) {
             const Sample& p = v.matrix.points[i];
             values.push_back({seconds(p.t_ms), number_json(p.value)});
-            if (!json) std::cout << "  " << number_text(p.value) << " @" << seconds(p.t_ms) << "\n";
+            if (!json)
+              std::cout << "  " << number_text(p.value) << " @" << seconds_text(p.t_ms) << "\n";
           }
           out.push_back({{"labels", labels_json(labels)}, {"values", values}});
         }
@@ -246,7 +262,7 @@ int run_eval(const EvalCommand& cmd) {
       } else {
         std::cout << labels_text(l) << "\n";
         for (auto [t, value] : series[l])
-          std::cout << "  " << number_text(value) << " @" << seconds(t) << "\n";
+          std::cout << "  " << number_text(value) << " @" << seconds_text(t) << "\n";
       }
     }
     if (json) std::cout << out.dump() << "\n";

@@ -59,6 +59,14 @@ TEST_CASE("eval answers a range query with one series of points per label set") 
   CHECK(r.out ==
         "[{\"labels\":{\"__name__\":\"latency_seconds\",\"job\":\"api\"},\"values\":"
         "[[1700000280.0,0.2],[1700000295.0,0.2],[1700000310.0,0.8]]}]\n");
+  // As text, each point with its Unix time in full, as Prometheus prints `value @time`.
+  r = run_setpoint({"eval", "--metrics", dir.file("rec.prom"), "--start", "1700000280", "--end",
+                    "1700000295", "--step", "15s", "latency_seconds"});
+  CHECK(r.exit_code == 0);
+  CHECK(r.out ==
+        "latency_seconds{job=\"api\"}\n"
+        "  0.2 @1700000280\n"
+        "  0.2 @1700000295\n");
 }
 
 TEST_CASE("eval reports an expression error with a caret and exits 1: a bad time exits 2") {
