@@ -50,6 +50,9 @@ struct Event {
   double from = NAN;
   double to = NAN;
   uint64_t action = 0;  // the action's number, for events about one action
+  // An inconclusive verdict that could not measure at all (a baseline median of 0, several
+  // series, an expression that failed): counted as an error, not as inconclusive.
+  bool error = false;
 };
 
 // "2026-01-01T00:05:00Z enable_cache{instance=\"a\"} applied cache_ttl 60 -> 120 (reason)"

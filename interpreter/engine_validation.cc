@@ -263,10 +263,11 @@ void Engine::check_validations(int64_t t_ms, std::vector<Event>& out) {
       recover_if_undone(v);  // an emergency got there first, at the last evaluation
       continue;
     }
-    auto event = [&](EventKind kind, std::string reason) {
+    auto event = [&](EventKind kind, std::string reason, bool error = false) {
       Event e = make_event(v.policy, v.instance, t_ms, kind);
       e.action = v.action;
       e.reason = std::move(reason);
+      e.error = error;
       out.push_back(std::move(e));
     };
     auto outcome = [&](Outcome o) {
@@ -331,13 +332,13 @@ void Engine::check_validations(int64_t t_ms, std::vector<Event>& out) {
       EventKind kind = verdict.verdict == Verdict::Confirmed   ? EventKind::Confirmed
                        : verdict.verdict == Verdict::Regressed ? EventKind::Regressed
                                                                : EventKind::Inconclusive;
-      event(kind, reason);
+      event(kind, reason, cannot);
       regressed |= verdict.verdict == Verdict::Regressed;
       error |= cannot;
       inconclusive |= verdict.verdict == Verdict::Inconclusive && !cannot;
     }
     if (!regressed && !v.error.empty()) {
-      event(EventKind::Inconclusive, v.error);
+      event(EventKind::Inconclusive, v.error, true);
       error = true;
     }
     if (regressed) {

@@ -67,11 +67,6 @@ bool starts_with(const std::string& s, std::string_view prefix) {
   return s.compare(0, prefix.size(), prefix) == 0;
 }
 
-bool ends_with(const std::string& s, std::string_view suffix) {
-  return s.size() >= suffix.size() &&
-         s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
-}
-
 bool is_verdict(EventKind k) {
   return k == EventKind::Confirmed || k == EventKind::Regressed || k == EventKind::Inconclusive;
 }
@@ -85,7 +80,7 @@ constexpr std::string_view kRollbackCondition = "rollback condition held: ";
 // carry no outcome of their own, so it is told from them as count_outcome() is called:
 // - a run of verdict events (confirmed, regressed, inconclusive) of one action is one
 //   validation: failed if one regressed; else an error if an inconclusive one says that its
-//   expectation could not be measured (error_reason); else inconclusive if one is; else
+//   expectation could not be measured (Event::error); else inconclusive if one is; else
 //   confirmed;
 // - a run of rolled_back events "rollback condition held: ..." of one policy and instance is one
 //   validation that failed (the engine undoes every knob of the action, then counts once);
@@ -111,8 +106,7 @@ void ValidationTally::count(const std::vector<Event>& events, const std::vector<
            ++next) {
         const Event& v = events[next];
         regressed |= v.kind == EventKind::Regressed;
-        if (v.kind == EventKind::Inconclusive)
-          (error_reason(v.reason) ? error : inconclusive) = true;
+        if (v.kind == EventKind::Inconclusive) (v.error ? error : inconclusive) = true;
       }
       ++totals_[regressed ? Failed : error ? Error : inconclusive ? Inconclusive : Confirmed];
     } else if (e.kind == EventKind::RolledBack && starts_with(e.reason, kRollbackCondition)) {
@@ -153,15 +147,6 @@ void ValidationTally::sync(const std::vector<uint64_t>& open) {
     still.emplace(action, known != silent_.end() && known->second);
   }
   silent_ = std::move(still);
-}
-
-// The reasons check_validations() and judge_effect() give an expectation that cannot be
-// measured (counted as an error); every inconclusive result proper says ": inconclusive".
-bool ValidationTally::error_reason(const std::string& reason) {
-  return ends_with(reason, ": error") ||  // judge_effect: Error
-         ends_with(reason, "has several series for this instance: it cannot be measured") ||
-         reason.find(" could not be evaluated: ") != std::string::npos ||  // the expression
-         starts_with(reason, "evaluation failed: ");  // a rollback condition, while validating
 }
 
 HttpReply Daemon::route(const HttpRequest& request) {

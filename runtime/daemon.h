@@ -59,9 +59,6 @@ class ValidationTally {
   void sync(const std::vector<uint64_t>& open);
   bool tracking() const { return !silent_.empty(); }
   uint64_t total(Outcome o) const { return totals_[o]; }
-  // Whether an inconclusive verdict's reason says its expectation could not be measured at all,
-  // which the engine counts as an error rather than as an inconclusive result.
-  static bool error_reason(const std::string& reason);
 
  private:
   uint64_t totals_[4] = {};

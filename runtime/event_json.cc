@@ -18,6 +18,7 @@ nlohmann::json event_json(const Event& e) {
   if (!std::isnan(e.to)) out["to"] = e.to;
   if (e.action) out["action"] = e.action;
   if (!e.reason.empty()) out["reason"] = e.reason;
+  if (e.error) out["error"] = true;
   return out;
 }
 

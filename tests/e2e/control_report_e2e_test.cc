@@ -332,20 +332,6 @@ policy grow_pool {
   }
 }
 
-TEST_CASE("the inconclusive reasons of the engine that are errors", "[validation-tally]") {
-  CHECK(ValidationTally::error_reason(
-      "error_ratio has a baseline median of 0, so no relative change is defined: error"));
-  CHECK(ValidationTally::error_reason(
-      "load has several series for this instance: it cannot be measured"));
-  CHECK(ValidationTally::error_reason("load / on () cap could not be evaluated: multiple matches"));
-  CHECK(ValidationTally::error_reason("evaluation failed: vector cannot contain metrics"));
-  CHECK_FALSE(ValidationTally::error_reason(
-      "load did not change (95% CI 0%..0%), p = 1 >= 0.05: inconclusive, not significant "
-      "(promised 10%)"));
-  CHECK_FALSE(ValidationTally::error_reason(
-      "load has 3 baseline and 9 observation samples, fewer than 8 on a side: inconclusive"));
-}
-
 TEST_CASE("GET /api/v1/report serves the daemon's report, and ctl report writes it", "[e2e]") {
   TempDir dir;
   DaemonProcess d(report_config(dir, R"(

@@ -218,6 +218,40 @@ policy grow_pool {
   CHECK(s.engine->knob("pool") == 22);
 }
 
+TEST_CASE("a verdict that could not measure is marked an error, an inconclusive one is not") {
+  Scenario s(R"(
+knob pool : int in 1..100
+knob cache : int in 1..100
+policy fix_errors {
+  trigger load > 1 for 2m
+  action set pool = pool + 1
+  expect errors decreases by 10% within 5m
+}
+policy cut_load {
+  trigger load > 1 for 2m
+  action set cache = cache + 1
+  expect load decreases by 10% within 5m
+}
+)");
+  s.engine->set_knob("pool", 20);
+  s.engine->set_knob("cache", 20);
+  s.fill(series("load"), 0, 900, 2);
+  s.fill(series("errors"), 0, 900, 0);  // a baseline median of 0: no relative change exists
+  std::vector<Event> verdicts;
+  for (int64_t t = 0; t <= 450'000; t += kStep) {
+    for (const Event& e : s.engine->evaluate(t)) {
+      if (e.kind == EventKind::Inconclusive) verdicts.push_back(e);
+    }
+  }
+  REQUIRE(verdicts.size() == 2);
+  CHECK(verdicts[0].policy == "fix_errors");
+  CHECK(verdicts[0].error);
+  CHECK(verdicts[0].reason ==
+        "errors has a baseline median of 0, so no relative change is defined: error");
+  CHECK(verdicts[1].policy == "cut_load");
+  CHECK_FALSE(verdicts[1].error);
+}
+
 TEST_CASE("an emergency rolls back every action since a time and pauses automation") {
   Scenario s(R"(
 knob pool : int in 1..100
