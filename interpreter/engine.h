@@ -291,6 +291,8 @@ class Engine {
     std::string failure;
   };
 
+  std::map<Labels, std::deque<Sample>>::iterator age(
+      History& h, std::map<Labels, std::deque<Sample>>::iterator it, int64_t t_ms, bool present);
   PolicyRules read_rules(const PolicyPlan& plan) const;
   double lookback_seconds(NodeId expr) const;
   std::vector<size_t> policy_order() const;
@@ -367,6 +369,7 @@ class Engine {
   std::vector<ActiveInstance> next_instances_, gone_instances_;
   std::vector<std::pair<size_t, bool>> notable_;
   std::vector<Event> pending_events_;  // one policy's events, before evaluate() hands them on
+  std::vector<std::pair<const Labels*, double>> tracked_now_;  // scratch of track()
   uint64_t next_action_ = 1;
   std::map<NodeId, History> history_;  // expectations and baseline expressions
   std::vector<Validation> validations_;

@@ -31,6 +31,10 @@ std::string validations_text(int n, const char* one, const char* many) {
 // before but absent now gets NaN: missing data is counted as missing, never skipped over. An
 // expression Prometheus would refuse now is missing too, and remembered as an evaluation error.
 void Engine::track(int64_t t_ms) {
+  // The label sets present now, without __name__, as the evaluator's own labels (they stay
+  // where they are while its table grows): sorted, so that one walk along each history's
+  // series, which a map keeps in the same order, finds what is present and what is missing.
+  std::vector<std::pair<const Labels*, double>>& now = tracked_now_;
   for (auto& [node, h] : history_) {
     const Value* value = nullptr;
     try {
@@ -39,29 +43,43 @@ void Engine::track(int64_t t_ms) {
       h.failed_ms = t_ms;
       h.failure = e.what();
     }
-    std::map<Labels, double> now;
+    now.clear();
     if (!value) {
       // Nothing is recorded: every known label set gets NaN below.
     } else if (value->type == ValueType::Scalar) {
-      now[Labels{}] = value->scalar;
+      now.push_back({&labels(evaluator_.intern(Labels{})), value->scalar});
     } else {
-      const Value& v = *value;
-      for (const VectorSample& s : v.vector) {
-        Labels l = labels(s.labels);
-        std::erase_if(l, [](const Label& x) { return x.name == "__name__"; });
-        now[std::move(l)] = s.value;
+      for (const VectorSample& s : value->vector) {
+        now.push_back({&labels(evaluator_.without_name(s.labels)), s.value});
       }
     }
-    for (auto& [l, value] : now) h.series[l].push_back({t_ms, value});
-    for (auto it = h.series.begin(); it != h.series.end();) {
-      std::deque<Sample>& d = it->second;
-      if (!now.count(it->first)) d.push_back({t_ms, NAN});
-      while (!d.empty() && d.front().t_ms <= t_ms - h.keep_ms) d.pop_front();
-      bool empty =
-          std::all_of(d.begin(), d.end(), [](const Sample& s) { return std::isnan(s.value); });
-      it = empty ? h.series.erase(it) : std::next(it);
+    // Of two samples with the same labels the later one counts, as a map assignment would.
+    std::stable_sort(now.begin(), now.end(),
+                     [](const auto& x, const auto& y) { return *x.first < *y.first; });
+    auto it = h.series.begin();
+    for (size_t i = 0; i < now.size(); ++i) {
+      if (i + 1 < now.size() && *now[i + 1].first == *now[i].first) continue;
+      const Labels& l = *now[i].first;
+      while (it != h.series.end() && it->first < l) it = age(h, it, t_ms, false);
+      if (it == h.series.end() || l < it->first)
+        it = h.series.emplace_hint(it, l, std::deque<Sample>{});
+      it->second.push_back({t_ms, now[i].second});
+      it = age(h, it, t_ms, true);
     }
+    while (it != h.series.end()) it = age(h, it, t_ms, false);
   }
+}
+
+// One tracked series after an evaluation: NaN when it was missing, samples older than the
+// history keeps dropped, and the series forgotten once nothing but NaN is left. Returns the
+// next series.
+std::map<Labels, std::deque<Sample>>::iterator Engine::age(
+    History& h, std::map<Labels, std::deque<Sample>>::iterator it, int64_t t_ms, bool present) {
+  std::deque<Sample>& d = it->second;
+  if (!present) d.push_back({t_ms, NAN});
+  while (!d.empty() && d.front().t_ms <= t_ms - h.keep_ms) d.pop_front();
+  bool empty = std::all_of(d.begin(), d.end(), [](const Sample& s) { return std::isnan(s.value); });
+  return empty ? h.series.erase(it) : std::next(it);
 }
 
 // The values of a tracked expression for one instance with from < t <= to. *series_found is
