@@ -391,6 +391,7 @@ void Engine::forget_labels() {
     for (const auto& [id, reason] : state_[p].last_skip) skips[p].push_back({labels(id), reason});
   }
   evaluator_.forget_labels();
+  ++label_generation_;
   for (size_t p = 0; p < state_.size(); ++p) {
     PolicyState& st = state_[p];
     for (size_t i = 0; i < st.instances.size(); ++i)

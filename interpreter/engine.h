@@ -195,6 +195,14 @@ class Engine {
   // held before `down_ms` (the last evaluation stored): the outage neither counts toward the
   // `for` nor resets it, so a restart neither fires at once nor starts the hold over.
   EngineState state() const;
+  // The same state in parts, so that the daemon rewrites only what changed: one policy's, and
+  // everything that is not any one policy's (state() with `policies` empty).
+  size_t policy_count() const { return state_.size(); }
+  EngineState::PolicyState policy_state(size_t p) const;
+  EngineState shared_state() const;
+  // Replaces `out` with words that are equal for two calls exactly when policy_state(p) would
+  // be: a cheap test of whether a policy's stored state is still current, with no labels copied.
+  void policy_digest(size_t p, std::vector<int64_t>& out) const;
   // The actions whose validation is under way, each with its policy's index: cheaper than
   // state() for a caller that only follows validations.
   std::vector<std::pair<uint64_t, size_t>> validating() const;
@@ -364,6 +372,7 @@ class Engine {
   std::string pause_reason_;
   std::vector<Proposal> proposals_;
   std::optional<int64_t> last_eval_ms_;
+  int64_t label_generation_ = 0;  // counts forget_labels(): instance ids change meaning
   // Scratch of evaluate_policy, kept for their capacity.
   std::vector<LabelSetId> present_;
   std::vector<ActiveInstance> next_instances_, gone_instances_;

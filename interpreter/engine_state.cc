@@ -27,29 +27,61 @@ std::vector<NodeId> Engine::baseline_nodes(size_t p) const {
   return out;
 }
 
-EngineState Engine::state() const {
-  EngineState s;
-  for (size_t p = 0; p < state_.size(); ++p) {
-    const PolicyState& st = state_[p];
-    EngineState::PolicyState ps;
-    ps.name = program_.policies[p].name;
-    for (const ActiveInstance& a : st.instances) {
-      ps.instances.push_back(
-          {evaluator_.labels(a.id), a.state.active_since, a.state.firing, a.state.acted});
-    }
-    // In label order, whatever the ids: the stored state is the same for the same instances.
-    std::sort(ps.instances.begin(), ps.instances.end(),
-              [](const auto& a, const auto& b) { return a.labels < b.labels; });
-    ps.last_action_ms = st.last_action_ms;
-    ps.action_times.assign(st.action_times.begin(), st.action_times.end());
-    ps.consecutive_failures = st.consecutive_failures;
-    ps.consecutive_errors = st.consecutive_errors;
-    ps.inconclusive = st.inconclusive;
-    ps.quarantined = st.quarantined;
-    ps.quarantine_reason = st.quarantine_reason;
-    ps.paused = st.paused;
-    s.policies.push_back(std::move(ps));
+EngineState::PolicyState Engine::policy_state(size_t p) const {
+  const PolicyState& st = state_[p];
+  EngineState::PolicyState ps;
+  ps.name = program_.policies[p].name;
+  for (const ActiveInstance& a : st.instances) {
+    ps.instances.push_back(
+        {evaluator_.labels(a.id), a.state.active_since, a.state.firing, a.state.acted});
   }
+  // In label order, whatever the ids: the stored state is the same for the same instances.
+  std::sort(ps.instances.begin(), ps.instances.end(),
+            [](const auto& a, const auto& b) { return a.labels < b.labels; });
+  ps.last_action_ms = st.last_action_ms;
+  ps.action_times.assign(st.action_times.begin(), st.action_times.end());
+  ps.consecutive_failures = st.consecutive_failures;
+  ps.consecutive_errors = st.consecutive_errors;
+  ps.inconclusive = st.inconclusive;
+  ps.quarantined = st.quarantined;
+  ps.quarantine_reason = st.quarantine_reason;
+  ps.paused = st.paused;
+  return ps;
+}
+
+// Every field policy_state() reads, in a fixed layout: sizes come before their elements, so
+// no two different states give the same words. Ids stand for labels within one generation of
+// the label table, which is why the generation comes first.
+void Engine::policy_digest(size_t p, std::vector<int64_t>& out) const {
+  const PolicyState& st = state_[p];
+  out.clear();
+  out.push_back(label_generation_);
+  out.push_back(static_cast<int64_t>(st.instances.size()));
+  for (const ActiveInstance& a : st.instances) {
+    out.push_back(static_cast<int64_t>(a.id));
+    out.push_back(a.state.active_since);
+    out.push_back((a.state.firing ? 1 : 0) | (a.state.acted ? 2 : 0));
+  }
+  out.push_back(st.last_action_ms.has_value());
+  out.push_back(st.last_action_ms.value_or(0));
+  out.push_back(static_cast<int64_t>(st.action_times.size()));
+  out.insert(out.end(), st.action_times.begin(), st.action_times.end());
+  out.push_back(st.consecutive_failures);
+  out.push_back(st.consecutive_errors);
+  out.push_back(st.inconclusive);
+  out.push_back((st.quarantined ? 1 : 0) | (st.paused ? 2 : 0));
+  out.push_back(static_cast<int64_t>(st.quarantine_reason.size()));
+  for (unsigned char c : st.quarantine_reason) out.push_back(c);
+}
+
+EngineState Engine::state() const {
+  EngineState s = shared_state();
+  for (size_t p = 0; p < state_.size(); ++p) s.policies.push_back(policy_state(p));
+  return s;
+}
+
+EngineState Engine::shared_state() const {
+  EngineState s;
   for (const AppliedAction& a : applied_) {
     Labels instance;
     s.actions.push_back({a.id, program_.policies[a.policy].name, instance, a.t_ms, a.knob, a.before,

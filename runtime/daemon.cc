@@ -191,15 +191,10 @@ bool Daemon::start(std::string& error) {
 
   // What the last run left: its state, then the knobs as they were last set.
   bool restored = false;
-  if (std::optional<std::string> json = state_->engine_state()) {
-    std::string why;
-    if (std::optional<EngineState> saved = engine_state_from_json(*json, why)) {
-      loaded_->engine->restore(*saved, now_ms());
-      restored = true;
-      spdlog::info("restored the engine state of the last run");
-    } else {
-      spdlog::warn("the stored engine state cannot be used ({}); starting afresh", why);
-    }
+  if (std::optional<EngineState> saved = stored_engine_state()) {
+    loaded_->engine->restore(*saved, now_ms());
+    restored = true;
+    spdlog::info("restored the engine state of the last run");
   }
   for (const auto& [knob, value] : state_->knobs()) {
     loaded_->engine->set_knob(knob, value);
@@ -593,13 +588,43 @@ void Daemon::apply(const Event& e) {
   it->second->apply(e.to, finish);
 }
 
+std::optional<EngineState> Daemon::stored_engine_state() {
+  std::optional<std::string> json = state_->engine_state();
+  if (!json) return std::nullopt;
+  std::string why;
+  std::optional<EngineState> saved = engine_state_from_json(*json, state_->policy_states(), why);
+  if (!saved) spdlog::warn("the stored engine state cannot be used ({}); starting afresh", why);
+  return saved;
+}
+
+// One transaction: the rows of the policies whose state moved since the last write (all of them
+// after a start or a reload, when the rows of policies no longer loaded go), then the rest.
 void Daemon::persist_state() {
   if (!state_ || !loaded_) return;
   last_persist_ms_ = now_ms();
-  if (!state_->put_engine_state(engine_state_to_json(loaded_->engine->state()), last_persist_ms_)) {
+  const Engine& engine = *loaded_->engine;
+  bool all = stored_digests_.size() != engine.policy_count();
+  std::vector<std::pair<size_t, std::vector<int64_t>>> written;
+  std::vector<int64_t> digest;
+  bool ok = state_->begin() && (!all || state_->clear_policy_states());
+  for (size_t p = 0; ok && p < engine.policy_count(); ++p) {
+    engine.policy_digest(p, digest);
+    if (!all && digest == stored_digests_[p]) continue;
+    EngineState::PolicyState ps = engine.policy_state(p);
+    ok = state_->put_policy_state(ps.name, policy_state_to_json(ps), last_persist_ms_);
+    written.emplace_back(p, std::move(digest));
+  }
+  ok =
+      ok && state_->put_engine_state(engine_state_to_json(engine.shared_state()), last_persist_ms_);
+  ok = ok ? state_->commit() : (state_->rollback(), false);
+  if (!ok) {
+    stored_digests_.clear();  // what the store holds is unknown now: write everything next time
     ++counters_.store_errors;
     spdlog::error("state store: {}", state_->last_error());
+    return;
   }
+  if (all) stored_digests_.assign(engine.policy_count(), {});
+  for (auto& [p, d] : written) stored_digests_[p] = std::move(d);
 }
 
 // A reload checks the new set completely before it replaces the running one; on any error the
@@ -626,6 +651,7 @@ void Daemon::reload(const std::string& why) {
   }
   next->engine->restore(loaded_->engine->state(), last_reload_ms_);
   loaded_ = std::move(next);
+  stored_digests_.clear();  // other policies, other indices: the next write writes them all
   validations_.sync(silent_validations());  // a policy left out took its validations along
   state_->put_policy_set(loaded_->hash, "[]", last_reload_ms_);
   state_->append_audit(last_reload_ms_, "reload",

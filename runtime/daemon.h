@@ -95,6 +95,7 @@ class Daemon {
   void apply(const Event& e);
   void record(const Event& e);
   void persist_state();
+  std::optional<EngineState> stored_engine_state();
   void reconcile();
   void read_knobs();
   void begin_shutdown();
@@ -130,6 +131,10 @@ class Daemon {
   std::vector<std::string> reload_errors_;  // diagnostics of the last failed reload
   int64_t last_reload_ms_ = 0;
   int64_t last_persist_ms_ = 0;
+  // Each policy's state as the store holds it (Engine::policy_digest), by policy index: only
+  // the policies whose digest moved are written. Empty until the first write of a policy set,
+  // which writes every policy.
+  std::vector<std::vector<int64_t>> stored_digests_;
   int64_t last_eval_ms_ = 0;
   int64_t started_ms_ = 0;
   DaemonCounters counters_;

@@ -3,6 +3,7 @@
 #include "runtime/engine_state_json.h"
 
 #include <cmath>
+#include <map>
 #include <nlohmann/json.hpp>
 
 namespace setpoint {
@@ -33,31 +34,67 @@ std::optional<int64_t> optional_time_from(const json& v) {
   return v.get<int64_t>();
 }
 
+json policy_json(const EngineState::PolicyState& p) {
+  json instances = json::array();
+  for (const EngineState::InstanceState& i : p.instances) {
+    instances.push_back({{"labels", labels_json(i.labels)},
+                         {"active_since", i.active_since},
+                         {"firing", i.firing},
+                         {"acted", i.acted}});
+  }
+  return {{"name", p.name},
+          {"instances", instances},
+          {"last_action", optional_time(p.last_action_ms)},
+          {"action_times", p.action_times},
+          {"consecutive_failures", p.consecutive_failures},
+          {"consecutive_errors", p.consecutive_errors},
+          {"inconclusive", p.inconclusive},
+          {"quarantined", p.quarantined},
+          {"quarantine_reason", p.quarantine_reason},
+          {"paused", p.paused}};
+}
+
+// Throws (nlohmann::json's exceptions) on a missing field or a wrong type.
+EngineState::PolicyState policy_from(const json& p) {
+  EngineState::PolicyState ps;
+  ps.name = p.at("name").get<std::string>();
+  for (const json& i : p.at("instances")) {
+    ps.instances.push_back({labels_from(i.at("labels")), i.at("active_since").get<int64_t>(),
+                            i.at("firing").get<bool>(), i.at("acted").get<bool>()});
+  }
+  ps.last_action_ms = optional_time_from(p.at("last_action"));
+  ps.action_times = p.at("action_times").get<std::vector<int64_t>>();
+  ps.consecutive_failures = p.at("consecutive_failures").get<int>();
+  // Added after the first release of this format: absent in older state, which had none.
+  ps.consecutive_errors = p.value("consecutive_errors", 0);
+  ps.inconclusive = p.value("inconclusive", 0);
+  ps.quarantined = p.at("quarantined").get<bool>();
+  ps.quarantine_reason = p.value("quarantine_reason", std::string());
+  ps.paused = p.at("paused").get<bool>();
+  return ps;
+}
+
 }  // namespace
+
+std::string policy_state_to_json(const EngineState::PolicyState& state) {
+  return policy_json(state).dump();
+}
+
+std::optional<EngineState::PolicyState> policy_state_from_json(const std::string& text,
+                                                               std::string& error) {
+  try {
+    return policy_from(json::parse(text));
+  } catch (const std::exception& e) {
+    error = std::string("policy state: ") + e.what();
+    return std::nullopt;
+  }
+}
 
 std::string engine_state_to_json(const EngineState& s) {
   json j;
   j["version"] = kVersion;
   json policies = json::array();
-  for (const EngineState::PolicyState& p : s.policies) {
-    json instances = json::array();
-    for (const EngineState::InstanceState& i : p.instances) {
-      instances.push_back({{"labels", labels_json(i.labels)},
-                           {"active_since", i.active_since},
-                           {"firing", i.firing},
-                           {"acted", i.acted}});
-    }
-    policies.push_back({{"name", p.name},
-                        {"instances", instances},
-                        {"last_action", optional_time(p.last_action_ms)},
-                        {"action_times", p.action_times},
-                        {"consecutive_failures", p.consecutive_failures},
-                        {"consecutive_errors", p.consecutive_errors},
-                        {"inconclusive", p.inconclusive},
-                        {"quarantined", p.quarantined},
-                        {"quarantine_reason", p.quarantine_reason},
-                        {"paused", p.paused}});
-  }
+  for (const EngineState::PolicyState& p : s.policies) policies.push_back(policy_json(p));
   j["policies"] = policies;
   json actions = json::array();
   for (const EngineState::Action& a : s.actions) {
@@ -162,24 +199,7 @@ std::optional<EngineState> engine_state_from_json(const std::string& text, std::
       return std::nullopt;
     }
     EngineState s;
-    for (const json& p : j.at("policies")) {
-      EngineState::PolicyState ps;
-      ps.name = p.at("name").get<std::string>();
-      for (const json& i : p.at("instances")) {
-        ps.instances.push_back({labels_from(i.at("labels")), i.at("active_since").get<int64_t>(),
-                                i.at("firing").get<bool>(), i.at("acted").get<bool>()});
-      }
-      ps.last_action_ms = optional_time_from(p.at("last_action"));
-      ps.action_times = p.at("action_times").get<std::vector<int64_t>>();
-      ps.consecutive_failures = p.at("consecutive_failures").get<int>();
-      // Added after the first release of this format: absent in older state, which had none.
-      ps.consecutive_errors = p.value("consecutive_errors", 0);
-      ps.inconclusive = p.value("inconclusive", 0);
-      ps.quarantined = p.at("quarantined").get<bool>();
-      ps.quarantine_reason = p.value("quarantine_reason", std::string());
-      ps.paused = p.at("paused").get<bool>();
-      s.policies.push_back(std::move(ps));
-    }
+    for (const json& p : j.at("policies")) s.policies.push_back(policy_from(p));
     for (const json& a : j.at("actions")) {
       s.actions.push_back({a.at("id").get<uint64_t>(), a.at("policy").get<std::string>(),
                            labels_from(a.at("instance")), a.at("t").get<int64_t>(),
@@ -275,6 +295,30 @@ std::optional<EngineState> engine_state_from_json(const std::string& text, std::
     error = std::string("engine state: ") + e.what();
     return std::nullopt;
   }
+}
+
+std::optional<EngineState> engine_state_from_json(
+    const std::string& shared, const std::vector<std::pair<std::string, std::string>>& rows,
+    std::string& error) {
+  std::optional<EngineState> s = engine_state_from_json(shared, error);
+  if (!s) return std::nullopt;
+  std::map<std::string, size_t, std::less<>> by_name;
+  for (size_t i = 0; i < s->policies.size(); ++i) by_name[s->policies[i].name] = i;
+  for (const auto& [name, text] : rows) {
+    std::optional<EngineState::PolicyState> ps = policy_state_from_json(text, error);
+    if (!ps) return std::nullopt;
+    if (ps->name != name) {
+      error = "policy state: the row of " + name + " holds the state of " + ps->name;
+      return std::nullopt;
+    }
+    auto [it, added] = by_name.try_emplace(ps->name, s->policies.size());
+    if (added) {
+      s->policies.push_back(std::move(*ps));
+    } else {
+      s->policies[it->second] = std::move(*ps);
+    }
+  }
+  return s;
 }
 
 }  // namespace setpoint

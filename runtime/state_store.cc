@@ -82,6 +82,15 @@ CREATE TRIGGER audit_no_update BEFORE UPDATE ON audit
 CREATE TRIGGER audit_no_delete BEFORE DELETE ON audit
   BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
 )sql",
+    // 1 -> 2: each policy's part of the engine state in a row of its own, so that a decision
+    // rewrites the policies it changed rather than the whole state of every policy.
+    R"sql(
+CREATE TABLE policy_state (
+  name TEXT PRIMARY KEY,
+  state TEXT NOT NULL,
+  t_ms INTEGER NOT NULL
+) STRICT, WITHOUT ROWID;
+)sql",
 };
 constexpr int64_t kStateStoreSchemaVersion =
     sizeof(kStateStoreMigrations) / sizeof(kStateStoreMigrations[0]);
@@ -107,6 +116,9 @@ enum StateStoreSql : size_t {
   kLastPolicySet,
   kPutEngineState,
   kEngineState,
+  kPutPolicyState,
+  kPolicyStates,
+  kClearPolicyStates,
   kLastAudit,
   kAppendAudit,
   kAudit,
@@ -143,6 +155,10 @@ const char* const kStateStoreSql[] = {
     "INSERT INTO engine_state (id, state, t_ms) VALUES (1, ?1, ?2) "
     "ON CONFLICT (id) DO UPDATE SET state = excluded.state, t_ms = excluded.t_ms",
     "SELECT state FROM engine_state WHERE id = 1",
+    "INSERT INTO policy_state (name, state, t_ms) VALUES (?1, ?2, ?3) "
+    "ON CONFLICT (name) DO UPDATE SET state = excluded.state, t_ms = excluded.t_ms",
+    "SELECT name, state FROM policy_state ORDER BY name",
+    "DELETE FROM policy_state",
     "SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1",
     "INSERT INTO audit (seq, t_ms, kind, body, prev_hash, hash) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
     "SELECT seq, t_ms, kind, body, prev_hash, hash FROM audit WHERE seq > ?1 ORDER BY seq "
@@ -613,6 +629,23 @@ std::optional<std::string> StateStore::engine_state() const {
   std::optional<std::string> out;
   auto row = [&](sqlite3_stmt* r) { out = column_text(r, 0); };
   if (!read_rows(kEngineState, "cannot read the engine state", {}, row)) return std::nullopt;
+  return out;
+}
+
+bool StateStore::put_policy_state(const std::string& policy, const std::string& json,
+                                  int64_t t_ms) {
+  return put_row(kPutPolicyState, "cannot record the state of policy " + policy,
+                 [&](StateStoreBinder& b) { b.text(policy).text(json).i64(t_ms); });
+}
+
+bool StateStore::clear_policy_states() {
+  return put_row(kClearPolicyStates, "cannot clear the policies' state", [](StateStoreBinder&) {});
+}
+
+std::vector<std::pair<std::string, std::string>> StateStore::policy_states() const {
+  std::vector<std::pair<std::string, std::string>> out;
+  auto row = [&](sqlite3_stmt* r) { out.emplace_back(column_text(r, 0), column_text(r, 1)); };
+  if (!read_rows(kPolicyStates, "cannot read the policies' state", {}, row)) return {};
   return out;
 }
 

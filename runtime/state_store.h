@@ -10,6 +10,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 struct sqlite3;
@@ -123,10 +124,13 @@ class StateStore {
   std::optional<std::string> current_policy_set() const;  // the sha256 of the last one loaded
   std::optional<StoredPolicySet> last_policy_set() const;
 
-  // The engine's restorable state as one JSON document (holds, cooldowns, validations...):
-  // replaced whole.
+  // The engine's restorable state (holds, cooldowns, validations...) as JSON: one document for
+  // what belongs to no one policy, replaced whole, and one row per policy, replaced by name.
   bool put_engine_state(const std::string& json, int64_t t_ms);
   std::optional<std::string> engine_state() const;
+  bool put_policy_state(const std::string& policy, const std::string& json, int64_t t_ms);
+  bool clear_policy_states();  // before a whole set of rows is written anew
+  std::vector<std::pair<std::string, std::string>> policy_states() const;  // (name, json)
 
   // Append-only audit log: record seq (1, 2, ...) has hash = audit_hash(prev_hash, seq, t_ms,
   // kind, body), prev_hash being the hash of record seq-1 (kAuditGenesisHash for the first).

@@ -7,6 +7,7 @@
 #include <catch2/catch.hpp>
 #include <nlohmann/json.hpp>
 
+#include "runtime/state_store.h"
 #include "support/daemon_harness.h"
 #include "support/fixtures.h"
 #include "support/http_client.h"
@@ -167,6 +168,31 @@ TEST_CASE("a reload with errors keeps the running policies and says why", "[e2e]
   CHECK(d.until([&] { return d.status()["policy_set"] != hash; }, ""));
   CHECK(d.status()["reload_errors"].empty());
   CHECK(d.terminate() == 0);
+}
+
+TEST_CASE("the store keeps a row per loaded policy: a reload drops the rows of policies it drops",
+          "[e2e]") {
+  TempDir dir;
+  std::string two =
+      std::string(kPolicy) + "policy idle {\n  trigger load > 100\n  action set pool = 1\n}\n";
+  Daemon d(dir, two, write_pool_argv(dir));
+  CHECK(d.until([&] { return trimmed(read_text(dir.file("pool"))) == "30"; }));
+  write_text(dir.file("policies.setpoint"), kPolicy);
+  std::string hash = d.status()["policy_set"];
+  d.signal(SIGHUP);
+  CHECK(d.until([&] { return d.status()["policy_set"] != hash; }, ""));
+  CHECK(d.terminate() == 0);
+  std::string error;
+  std::unique_ptr<setpoint::StateStore> store =
+      setpoint::StateStore::open(dir.file("state.db"), error);
+  REQUIRE(store);
+  auto rows = store->policy_states();
+  REQUIRE(rows.size() == 1);
+  CHECK(rows[0].first == "grow_pool");
+  json row = json::parse(rows[0].second);
+  CHECK(row["name"] == "grow_pool");
+  CHECK(row["last_action"].is_number());
+  CHECK(json::parse(*store->engine_state())["policies"].empty());
 }
 
 TEST_CASE("after kill -9 during an action, a restart reconciles it and never applies it twice",

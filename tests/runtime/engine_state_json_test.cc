@@ -176,3 +176,69 @@ TEST_CASE("engine state written before validation limits and damping existed sti
   CHECK(s->policies[0].quarantine_reason.empty());
   CHECK(s->knob_histories.empty());
 }
+
+TEST_CASE("a policy's digest moves exactly when its stored state would") {
+  Scenario s(kPool);
+  s.engine->set_knob("pool", 20);
+  s.fill(series("load"), 0, 900, 2);
+  std::vector<int64_t> quiet, pending, still_pending, firing;
+  s.engine->policy_digest(0, quiet);
+  CHECK(s.run(0) == "1970-01-01T00:00:00Z grow_pool pending (for 2m)\n");
+  s.engine->policy_digest(0, pending);
+  CHECK(pending != quiet);
+  // Held for 15 s more: the hold's start is what is stored, and it did not move.
+  CHECK(s.run(15, 15) == "");
+  s.engine->policy_digest(0, still_pending);
+  CHECK(still_pending == pending);
+  CHECK(policy_state_to_json(s.engine->policy_state(0)) ==
+        R"({"action_times":[],"consecutive_errors":0,"consecutive_failures":0,)"
+        R"("inconclusive":0,"instances":[{"acted":false,"active_since":0,"firing":false,)"
+        R"("labels":{}}],"last_action":null,"name":"grow_pool","paused":false,)"
+        R"("quarantine_reason":"","quarantined":false})");
+  s.run(120, 30);
+  s.engine->policy_digest(0, firing);
+  CHECK(firing != pending);
+  // The parts add up to the whole: the shared state holds no policy.
+  CHECK(s.engine->shared_state().policies.empty());
+  CHECK(engine_state_to_json(s.engine->state()).size() >
+        engine_state_to_json(s.engine->shared_state()).size());
+}
+
+TEST_CASE("a policy's own row wins over the shared document, and a wrong row is refused") {
+  EngineState doc;
+  EngineState::PolicyState old_grow, other;
+  old_grow.name = "grow_pool";
+  old_grow.paused = true;
+  other.name = "shrink_pool";
+  other.consecutive_failures = 2;
+  doc.policies = {old_grow, other};
+  EngineState::PolicyState grow;
+  grow.name = "grow_pool";
+  grow.last_action_ms = 120'000;
+  EngineState::PolicyState added;
+  added.name = "drain";
+  added.instances.push_back({{{"job", "api"}}, 45'000, true, true});
+  std::string error;
+  std::optional<EngineState> s = engine_state_from_json(
+      engine_state_to_json(doc),
+      {{"drain", policy_state_to_json(added)}, {"grow_pool", policy_state_to_json(grow)}}, error);
+  INFO(error);
+  REQUIRE(s);
+  REQUIRE(s->policies.size() == 3);
+  CHECK(s->policies[0].name == "grow_pool");
+  CHECK_FALSE(s->policies[0].paused);
+  CHECK(s->policies[0].last_action_ms == 120'000);
+  CHECK(s->policies[1].consecutive_failures == 2);
+  CHECK(s->policies[2].name == "drain");
+  REQUIRE(s->policies[2].instances.size() == 1);
+  CHECK(s->policies[2].instances[0].labels == Labels{{"job", "api"}});
+  CHECK(s->policies[2].instances[0].active_since == 45'000);
+  CHECK(s->policies[2].instances[0].acted);
+
+  CHECK_FALSE(engine_state_from_json(engine_state_to_json(doc),
+                                     {{"drain", policy_state_to_json(grow)}}, error));
+  CHECK(error == "policy state: the row of drain holds the state of grow_pool");
+  CHECK_FALSE(
+      engine_state_from_json(engine_state_to_json(doc), {{"drain", "{\"name\": 1}"}}, error));
+  CHECK(error.rfind("policy state: ", 0) == 0);
+}

@@ -544,14 +544,56 @@ TEST_CASE("a file that is not a setpoint store is refused cleanly", "[store]") {
   }
 }
 
+TEST_CASE("policy rows are replaced by name and cleared together", "[store]") {
+  TempDir dir;
+  std::string path = dir.file("state.db");
+  {
+    auto store = open_store(path);
+    CHECK(store->policy_states().empty());
+    REQUIRE(store->put_policy_state("shrink", "{\"s\":1}", 1000));
+    REQUIRE(store->put_policy_state("grow", "{\"g\":1}", 1000));
+    REQUIRE(store->put_policy_state("shrink", "{\"s\":2}", 2000));
+  }
+  auto store = open_store(path);
+  using Rows = std::vector<std::pair<std::string, std::string>>;
+  CHECK(store->policy_states() == Rows{{"grow", "{\"g\":1}"}, {"shrink", "{\"s\":2}"}});
+  // Cleared and rewritten in one group: a reader sees the old rows or the new, never none.
+  REQUIRE(store->begin());
+  REQUIRE(store->clear_policy_states());
+  REQUIRE(store->put_policy_state("grow", "{\"g\":2}", 3000));
+  store->rollback();
+  CHECK(store->policy_states() == Rows{{"grow", "{\"g\":1}"}, {"shrink", "{\"s\":2}"}});
+  REQUIRE(store->begin());
+  REQUIRE(store->clear_policy_states());
+  REQUIRE(store->put_policy_state("grow", "{\"g\":2}", 3000));
+  REQUIRE(store->commit());
+  CHECK(store->policy_states() == Rows{{"grow", "{\"g\":2}"}});
+}
+
+TEST_CASE("a store of schema version 1 gains the policy rows and keeps its engine state",
+          "[store]") {
+  TempDir dir;
+  std::string path = dir.file("state.db");
+  {
+    auto store = open_store(path);
+    REQUIRE(store->put_engine_state("{\"v\":1}", 1000));
+  }
+  REQUIRE(raw_sql(path, "DROP TABLE policy_state; UPDATE schema_version SET version = 1") == "");
+  auto store = open_store(path);
+  CHECK(store->engine_state() == "{\"v\":1}");
+  CHECK(store->policy_states().empty());
+  REQUIRE(store->put_policy_state("grow", "{}", 2000));
+  CHECK(store->policy_states().size() == 1);
+}
+
 TEST_CASE("a store written by a newer setpoint is refused", "[store]") {
   TempDir dir;
   std::string path = dir.file("state.db");
   open_store(path);
-  REQUIRE(raw_sql(path, "UPDATE schema_version SET version = 2") == "");
+  REQUIRE(raw_sql(path, "UPDATE schema_version SET version = 3") == "");
   std::string error;
   CHECK(!StateStore::open(path, error));
-  CHECK(error == path + ": the store has schema version 2, newer than this setpoint knows (1)");
+  CHECK(error == path + ": the store has schema version 3, newer than this setpoint knows (2)");
 }
 
 TEST_CASE("audit verify prints the record count and the last hash", "[store]") {
