@@ -209,11 +209,11 @@ bool Engine::holds_for(NodeId condition, const Labels& instance) {
 
 std::vector<Event> Engine::evaluate(int64_t t_ms) {
   std::vector<Event> all;
-  evaluate(t_ms, [&all](const Event& e) { all.push_back(e); });
+  evaluate(t_ms, [&all](Event&& e) { all.push_back(std::move(e)); });
   return all;
 }
 
-void Engine::evaluate(int64_t t_ms, const std::function<void(const Event&)>& sink) {
+void Engine::evaluate(int64_t t_ms, const std::function<void(Event&&)>& sink) {
   if (last_eval_ms_ && t_ms <= *last_eval_ms_) return;  // time only moves forward
   last_eval_ms_ = t_ms;
   if (evaluator_.label_sets() > options_.eval.max_label_sets) forget_labels();
@@ -223,7 +223,7 @@ void Engine::evaluate(int64_t t_ms, const std::function<void(const Event&)>& sin
   track(t_ms);
   std::vector<Event>& out = pending_events_;
   auto flush = [&] {
-    for (const Event& e : out) sink(e);
+    for (Event& e : out) sink(std::move(e));
     out.clear();
   };
   out.clear();
@@ -284,6 +284,10 @@ void Engine::evaluate_policy(size_t p, int64_t t_ms, std::vector<Event>& out) {
   std::vector<std::pair<size_t, bool>>& notable = notable_;  // index in next, fresh
   gone.clear();
   notable.clear();
+  // Firing but not yet acted on, or pending for its whole `for`: handled below.
+  auto has_news = [t_ms, hold](const Instance& inst) {
+    return inst.firing ? !inst.acted : t_ms - inst.active_since >= hold;
+  };
   // Mostly the same instances hold as at the last evaluation: they are updated in place.
   bool unchanged = present_.size() == st.instances.size();
   for (size_t i = 0; unchanged && i < present_.size(); ++i) {
@@ -291,10 +295,7 @@ void Engine::evaluate_policy(size_t p, int64_t t_ms, std::vector<Event>& out) {
   }
   if (unchanged) {
     for (size_t i = 0; i < present_.size(); ++i) {
-      const Instance& inst = st.instances[i].state;
-      if (inst.firing ? !inst.acted : t_ms - inst.active_since >= hold) {
-        notable.push_back({i, false});
-      }
+      if (has_news(st.instances[i].state)) notable.push_back({i, false});
     }
   }
   next.resize(unchanged ? 0 : present_.size());
@@ -304,10 +305,7 @@ void Engine::evaluate_policy(size_t p, int64_t t_ms, std::vector<Event>& out) {
     while (a < st.instances.size() && st.instances[a].id < id) gone.push_back(st.instances[a++]);
     if (a < st.instances.size() && st.instances[a].id == id) {
       next[i] = st.instances[a++];
-      const Instance& inst = next[i].state;
-      if (inst.firing ? !inst.acted : t_ms - inst.active_since >= hold) {
-        notable.push_back({i, false});
-      }
+      if (has_news(next[i].state)) notable.push_back({i, false});
     } else {
       next[i] = {id, Instance{t_ms, false, false}};
       notable.push_back({i, true});

@@ -53,6 +53,8 @@ void Engine::track(int64_t t_ms) {
         now.push_back({&labels(evaluator_.without_name(s.labels)), s.value});
       }
     }
+    h.times.push_back(t_ms);
+    while (h.times.front() <= t_ms - h.keep_ms) h.times.pop_front();
     // Of two samples with the same labels the later one counts, as a map assignment would.
     std::stable_sort(now.begin(), now.end(),
                      [](const auto& x, const auto& y) { return *x.first < *y.first; });
@@ -60,26 +62,24 @@ void Engine::track(int64_t t_ms) {
     for (size_t i = 0; i < now.size(); ++i) {
       if (i + 1 < now.size() && *now[i + 1].first == *now[i].first) continue;
       const Labels& l = *now[i].first;
-      while (it != h.series.end() && it->first < l) it = age(h, it, t_ms, false);
-      if (it == h.series.end() || l < it->first)
-        it = h.series.emplace_hint(it, l, std::deque<Sample>{});
-      it->second.push_back({t_ms, now[i].second});
-      it = age(h, it, t_ms, true);
+      while (it != h.series.end() && it->first < l) it = age(h, it, t_ms, NAN);
+      if (it == h.series.end() || l < it->first) it = h.series.emplace_hint(it, l, TrackedSeries{});
+      it = age(h, it, t_ms, now[i].second);
     }
-    while (it != h.series.end()) it = age(h, it, t_ms, false);
+    while (it != h.series.end()) it = age(h, it, t_ms, NAN);
   }
 }
 
-// One tracked series after an evaluation: NaN when it was missing, samples older than the
-// history keeps dropped, and the series forgotten once nothing but NaN is left. Returns the
-// next series.
-std::map<Labels, std::deque<Sample>>::iterator Engine::age(
-    History& h, std::map<Labels, std::deque<Sample>>::iterator it, int64_t t_ms, bool present) {
-  std::deque<Sample>& d = it->second;
-  if (!present) d.push_back({t_ms, NAN});
-  while (!d.empty() && d.front().t_ms <= t_ms - h.keep_ms) d.pop_front();
-  bool empty = std::all_of(d.begin(), d.end(), [](const Sample& s) { return std::isnan(s.value); });
-  return empty ? h.series.erase(it) : std::next(it);
+// One tracked series after an evaluation: its value (NaN when it was missing) added, values
+// older than the history keeps dropped, and the series forgotten once nothing but NaN is left.
+// Returns the next series.
+std::map<Labels, Engine::TrackedSeries>::iterator Engine::age(
+    History& h, std::map<Labels, TrackedSeries>::iterator it, int64_t t_ms, double value) {
+  TrackedSeries& s = it->second;
+  s.values.push_back(value);
+  if (!std::isnan(value)) s.last_value_ms = t_ms;
+  while (s.values.size() > h.times.size()) s.values.pop_front();
+  return s.last_value_ms <= t_ms - h.keep_ms ? h.series.erase(it) : std::next(it);
 }
 
 // The values of a tracked expression for one instance with from < t <= to. *series_found is
@@ -90,16 +90,17 @@ std::vector<double> Engine::window(NodeId expr, const Labels& instance, int64_t 
   std::vector<double> out;
   *series_found = 0;
   const History& h = history_.at(expr);
-  const std::deque<Sample>* match = nullptr;
-  for (const auto& [l, d] : h.series) {
+  const TrackedSeries* match = nullptr;
+  for (const auto& [l, s] : h.series) {
     if (!labels_compatible(l, instance)) continue;
     ++*series_found;
-    match = &d;
+    match = &s;
   }
   if (*series_found != 1) return out;
-  if (baseline_of) return baseline_window(*match, *baseline_of);
-  for (const Sample& s : *match) {
-    if (s.t_ms > from_ms && s.t_ms <= to_ms) out.push_back(s.value);
+  if (baseline_of) return baseline_window(h, *match, *baseline_of);
+  for (size_t i = 0; i < match->values.size(); ++i) {
+    int64_t t = h.time_of(*match, i);
+    if (t > from_ms && t <= to_ms) out.push_back(match->values[i]);
   }
   return out;
 }
@@ -107,14 +108,15 @@ std::vector<double> Engine::window(NodeId expr, const Labels& instance, int64_t 
 // The values before the action that it is measured against: those since the trigger began to
 // hold (the state the action was meant to change, not the healthy time before the incident),
 // within `within` of the action; at least the last min_samples of them when the hold was short.
-std::vector<double> Engine::baseline_window(const std::deque<Sample>& values,
+std::vector<double> Engine::baseline_window(const History& h, const TrackedSeries& series,
                                             const Validation& v) const {
   int64_t within = seconds_to_ms(rules_[v.policy].within_seconds);
   std::vector<double> all, since;
-  for (const Sample& s : values) {
-    if (s.t_ms <= v.applied_ms - within || s.t_ms > v.applied_ms) continue;
-    all.push_back(s.value);
-    if (s.t_ms >= v.since_ms) since.push_back(s.value);
+  for (size_t i = 0; i < series.values.size(); ++i) {
+    int64_t t = h.time_of(series, i);
+    if (t <= v.applied_ms - within || t > v.applied_ms) continue;
+    all.push_back(series.values[i]);
+    if (t >= v.since_ms) since.push_back(series.values[i]);
   }
   if (since.size() >= options_.min_samples) return since;
   size_t keep = std::min(all.size(), options_.min_samples);
@@ -156,8 +158,9 @@ void Engine::start_validation(size_t p, const Labels& instance, uint64_t action,
         if (program_.graph[in].kind == NodeKind::Baseline) {
           NodeId expr = boost::source(*boost::in_edges(in, program_.graph).first, program_.graph);
           std::vector<std::pair<Labels, double>>& values = v.baselines[in];
-          for (const auto& [l, d] : history_.at(expr).series) {
-            double m = median(baseline_window(d, v));
+          const History& h = history_.at(expr);
+          for (const auto& [l, series] : h.series) {
+            double m = median(baseline_window(h, series, v));
             if (!std::isnan(m)) values.emplace_back(l, m);
           }
         } else if (is_expression(program_.graph[in].kind)) {

@@ -90,6 +90,7 @@ WindowStore::Append WindowStore::append(uint32_t series, int64_t t_ms, double va
       return Append::Duplicate;
     }
   }
+  if (b.samples.size() == b.samples.capacity()) make_room(b);
   b.samples.push_back(Sample{t_ms, value});
   if (is_stale_marker(value)) b.newest_stale_ms = t_ms;
   ++counters_.accepted;
@@ -108,12 +109,25 @@ void WindowStore::evict(Buffer& b, int64_t newest_ms) {
   if (head == b.head) return;
   counters_.evicted += head - b.head;
   b.head = head;
-  // Compact once the dead prefix outweighs the live part: each sample is then moved at most a
-  // constant number of times on average, and the buffer holds at most twice what is live.
-  if (b.head > end - b.head) {
-    b.samples.erase(b.samples.begin(), b.samples.begin() + static_cast<std::ptrdiff_t>(b.head));
-    b.head = 0;
+}
+
+// A full buffer either drops its dead prefix in place, when that frees at least an eighth of
+// what is live (so a sample is moved at most 8 times on average), or moves what is live into a
+// buffer a quarter larger. A series whose live count is steady (a retention, a regular scrape)
+// thus settles at 1.125 to 1.25 times its live samples: growth by doubling, which a vector
+// would do, leaves up to 2 times, and a vector never gives memory back.
+void WindowStore::make_room(Buffer& b) {
+  size_t live = b.samples.size() - b.head;
+  auto first = b.samples.begin() + static_cast<std::ptrdiff_t>(b.head);
+  if (b.head > live / 8) {
+    b.samples.erase(b.samples.begin(), first);
+  } else {
+    std::vector<Sample> bigger;
+    bigger.reserve(live + live / 4 + 4);
+    bigger.assign(first, b.samples.end());
+    b.samples.swap(bigger);
   }
+  b.head = 0;
 }
 
 size_t WindowStore::series_count() const { return labels_.size(); }

@@ -76,13 +76,14 @@ class WindowStore : public SampleSink {
 
  private:
   // One series' samples, oldest first, in a vector used as a ring: `head` is the index of the
-  // oldest live sample; the dead prefix is compacted away once it outweighs the live part.
+  // oldest live sample; the dead prefix goes when the vector is full (make_room).
   struct Buffer {
     std::vector<Sample> samples;
     size_t head = 0;
     int64_t newest_stale_ms = INT64_MIN;  // the newest stale marker appended, if any
   };
   void evict(Buffer& b, int64_t newest_ms);
+  static void make_room(Buffer& b);
 
   StoreLimits limits_;
   StoreCounters counters_;

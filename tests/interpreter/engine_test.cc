@@ -577,3 +577,33 @@ policy grow {
   }
   CHECK(s.run(0) == expected);
 }
+
+TEST_CASE("a series that appears late has a baseline of its own values at their own times") {
+  const char* policies = R"(
+knob pool : int in 1..100
+policy grow_pool {
+  trigger load > 1.5 for 1m
+  action set pool = pool + 10
+  expect load decreases by 10% within 2m
+}
+)";
+  Scenario s(policies);
+  s.engine->set_knob("pool", 20);
+  // `a` is tracked from the start and never fires; `b` appears at 5m, fires at 6m.
+  s.fill(series("load", {{"i", "a"}}), 0, 600, 1);
+  uint32_t b = s.store.series(series("load", {{"i", "b"}}));
+  std::vector<double> expected;
+  for (int64_t t = 300, k = 0; t < 600; t += 15, ++k) {
+    s.store.sample(b, t * 1000, 2.0 + 0.01 * static_cast<double>(k));
+    if (t <= 360) expected.push_back(2.0 + 0.01 * static_cast<double>(k));
+  }
+  CHECK(s.run(360) ==
+        "1970-01-01T00:05:00Z grow_pool{i=\"b\"} pending (for 1m)\n"
+        "1970-01-01T00:06:00Z grow_pool{i=\"b\"} firing\n"
+        "1970-01-01T00:06:00Z grow_pool{i=\"b\"} applied pool 20 -> 30\n");
+  EngineState state = s.engine->state();
+  REQUIRE(state.validations.size() == 1);
+  // Within 2m before the action, b has the 5 values from 5m to 6m; a's older times are not b's.
+  CHECK(state.validations[0].expect_baselines[0] == expected);
+  CHECK(state.validations[0].expect_baseline_series[0] == 1);
+}

@@ -93,6 +93,21 @@ TEST_CASE("retention drops samples older than the newest minus the retention") {
   CHECK(store.newest_ms() == 30'000);
 }
 
+TEST_CASE("a series with a steady live count holds at most 1.25 times its samples") {
+  // A scrape every second and a 6-minute retention, as the daemon runs: 361 samples live.
+  WindowStore store(StoreLimits{.retention_ms = 360'000});
+  uint32_t id = store.series(series_labels("up", "a"));
+  for (int64_t t = 0; t < 3'600'000; t += 1000) store.append(id, t, 1);
+  CHECK(store.sample_count() == 361);
+  CHECK(store.sample_bytes() >= 361 * sizeof(Sample));
+  CHECK(store.sample_bytes() <= 361 * 5 / 4 * sizeof(Sample) + 4 * sizeof(Sample));
+  std::vector<Sample> out;
+  store.range(id, 3'239'000, 3'599'000, out);
+  REQUIRE(out.size() == 360);
+  CHECK(out.front().t_ms == 3'240'000);
+  CHECK(out.back().t_ms == 3'599'000);
+}
+
 TEST_CASE("max_samples_per_series keeps the newest samples through many compactions") {
   WindowStore store(StoreLimits{.max_samples_per_series = 3});
   uint32_t id = store.series(series_labels("up", "a"));
