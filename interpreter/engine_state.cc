@@ -59,7 +59,8 @@ void Engine::policy_digest(size_t p, std::vector<int64_t>& out) const {
   out.push_back(static_cast<int64_t>(st.instances.size()));
   for (const ActiveInstance& a : st.instances) {
     out.push_back(static_cast<int64_t>(a.id));
-    out.push_back(a.state.active_since);
+    int64_t since = a.state.active_since;  // a copy: the packed member is not 8-byte aligned
+    out.push_back(since);
     out.push_back((a.state.firing ? 1 : 0) | (a.state.acted ? 2 : 0));
   }
   out.push_back(st.last_action_ms.has_value());
