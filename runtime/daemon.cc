@@ -616,11 +616,13 @@ void Daemon::persist_state() {
   }
   ok =
       ok && state_->put_engine_state(engine_state_to_json(engine.shared_state()), last_persist_ms_);
-  ok = ok ? state_->commit() : (state_->rollback(), false);
+  if (ok) ok = state_->commit();
   if (!ok) {
+    std::string error = state_->last_error();  // rollback() clears it
+    state_->rollback();                        // the group a failed write left open
     stored_digests_.clear();  // what the store holds is unknown now: write everything next time
     ++counters_.store_errors;
-    spdlog::error("state store: {}", state_->last_error());
+    spdlog::error("state store: {}", error);
     return;
   }
   if (all) stored_digests_.assign(engine.policy_count(), {});
