@@ -147,7 +147,13 @@ void promtool_slice(const std::string& dir, double setpoint_seconds, int policie
 // sample for every series; the engine evaluates every policy.
 void daemon_tick() {
   constexpr int kGroups = 1000, kPerGroup = 10, kTicks = 300;
-  WindowStore store;
+  // The store keeps what `simulate` keeps (the daemon's retention must cover as much): 5
+  // minutes here. Until it is full its buffers grow, all 10,000 at the same ticks; the ticks
+  // measured are those after it, a daemon's steady state.
+  constexpr int kWarmUp = 360;
+  StoreLimits limits;
+  limits.retention_ms = 300'000;
+  WindowStore store(limits);
   std::vector<uint32_t> ids;
   for (int g = 0; g < kGroups; ++g) {
     for (int i = 0; i < kPerGroup; ++i) {
@@ -172,24 +178,29 @@ void daemon_tick() {
     std::exit(1);
   }
   Engine engine(modules, checked, program, store);
-  std::vector<double> engine_ms, ingest_ms;
+  std::vector<double> engine_ms, ingest_ms, warm_up_ms;
   size_t events = 0;
-  for (int k = 0; k < kTicks; ++k) {
+  for (int k = 0; k < kWarmUp + kTicks; ++k) {
     int64_t t = kBaseMs + k * 1000;
     double t0 = now_seconds();
     for (size_t s = 0; s < ids.size(); ++s) {
       store.sample(ids[s], t, value_a(static_cast<int>(s), k));
     }
     double t1 = now_seconds();
-    events += engine.evaluate(t).size();
+    size_t tick_events = engine.evaluate(t).size();
     double t2 = now_seconds();
+    if (k < kWarmUp) {
+      warm_up_ms.push_back((t2 - t1) * 1e3);
+      continue;
+    }
+    events += tick_events;
     ingest_ms.push_back((t1 - t0) * 1e3);
     engine_ms.push_back((t2 - t1) * 1e3);
   }
   std::printf(
-      "daemon-shaped tick: 10000 samples, 1000 policies over 10 series each, %d ticks, %zu "
-      "events\n",
-      kTicks, events);
+      "daemon-shaped tick: 10000 samples, 1000 policies over 10 series each, %d ticks after %d "
+      "while the store filled its 5 minutes (engine p50 %.3f ms p99 %.3f ms), %zu events\n",
+      kTicks, kWarmUp, percentile(warm_up_ms, 0.5), percentile(warm_up_ms, 0.99), events);
   std::printf("  engine  p50 %.3f ms  p99 %.3f ms  max %.3f ms = p99 %.2fx the 1 ms target\n",
               percentile(engine_ms, 0.5), percentile(engine_ms, 0.99), percentile(engine_ms, 1),
               percentile(engine_ms, 0.99) / 1.0);

@@ -263,7 +263,7 @@ Value Evaluator::materialize(NodeId base, const std::vector<uint64_t>& keep, int
   size_t kept = 0;
   for (uint64_t w : keep) kept += static_cast<size_t>(std::popcount(w));
   Value out;
-  out.vector.resize(kept);
+  out.vector = vector_of_size(kept);
   VectorSample* o = out.vector.data();
   for (size_t w = 0; w < keep.size(); ++w) {
     for (uint64_t bits = keep[w]; bits != 0; bits &= bits - 1) {

@@ -37,7 +37,11 @@ Engine::Engine(const std::vector<Module>& modules, const CheckedProgram& checked
       rollback_evaluator_(modules, program, store, options.eval) {
   evaluator_.knob_value = [this](std::string_view name) { return knob(name); };
   rollback_evaluator_.knob_value = evaluator_.knob_value;
-  for (const PolicyPlan& plan : program.policies) rules_.push_back(read_rules(plan));
+  for (const PolicyPlan& plan : program.policies) {
+    rules_.push_back(read_rules(plan));
+    PolicyRules& r = rules_.back();
+    if (r.hold_seconds > 0) r.pending_reason = "for " + duration_text(r.hold_seconds);
+  }
   // Expected effects and baseline expressions are tracked from the start, so the window before
   // an action is there when the action comes; each keeps a baseline and an observation window.
   auto keep = [&](NodeId expr, double within_seconds) {
@@ -342,14 +346,13 @@ void Engine::evaluate_policy(size_t p, int64_t t_ms, std::vector<Event>& out) {
   }
   sort_by_labels(notable,
                  [&](const std::pair<size_t, bool>& n) { return st.instances[n.first].id; });
-  const std::string pending = hold > 0 ? "for " + duration_text(r.hold_seconds) : "";
   for (auto [index, fresh] : notable) {
     // act() may add events, never instances: the index stays valid. Evaluating `when` or an
     // action's value may add label sets; the table keeps the ones it has where they are.
     LabelSetId id = st.instances[index].id;
     const Labels& labels = this->labels(id);
     Instance& inst = st.instances[index].state;
-    if (fresh && hold > 0) event(labels, EventKind::Pending, pending);
+    if (fresh && hold > 0) event(labels, EventKind::Pending, r.pending_reason);
     if (!inst.firing && t_ms - inst.active_since >= hold) {
       inst.firing = true;
       event(labels, EventKind::Firing);

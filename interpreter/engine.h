@@ -40,6 +40,7 @@ struct EngineOptions {
 struct PolicyRules {
   Mode mode = Mode::Auto;
   double hold_seconds = 0;      // trigger ... for D
+  std::string pending_reason;   // "for 2m": a pending event's reason, written once
   double cooldown_seconds = 0;  // 0: none
   int limit_count = 0;          // limit N per D; 0: none
   double limit_seconds = 0;

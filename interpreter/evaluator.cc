@@ -83,8 +83,30 @@ const Value& Evaluator::value(NodeId n) { return value_at(n, now_ms_); }
 
 void Evaluator::drop(NodeId n) {
   if (now_state_[n] != kComputed) return;
-  now_values_[n] = Value{};
+  recycle(now_values_[n]);
   now_state_[n] = kDropped;
+}
+
+// A large vector's buffer is kept for the next one: 1,000 policies each materializing a few
+// thousand instances at every evaluation would otherwise allocate and free a large block
+// apiece, and with every large allocation glibc consolidates the small blocks events freed.
+void Evaluator::recycle(Value& v) {
+  constexpr size_t kWorthKeeping = 256, kSpares = 8;
+  if (v.vector.capacity() >= kWorthKeeping && spare_vectors_.size() < kSpares) {
+    v.vector.clear();
+    spare_vectors_.push_back(std::move(v.vector));
+  }
+  v = Value{};
+}
+
+Vector Evaluator::vector_of_size(size_t n) {
+  Vector out;
+  if (!spare_vectors_.empty() && n >= 64) {
+    out = std::move(spare_vectors_.back());
+    spare_vectors_.pop_back();
+  }
+  out.resize(n);
+  return out;
 }
 
 const Value& Evaluator::value_at(NodeId n, int64_t t_ms) {
@@ -120,7 +142,7 @@ const Value& Evaluator::value_at(NodeId n, int64_t t_ms) {
 void Evaluator::release(NodeId i) {
   if (uses_left_[i] == 0 || --uses_left_[i] > 0) return;
   if (now_state_[i] == kComputed) {
-    now_values_[i] = Value{};
+    recycle(now_values_[i]);
     now_state_[i] = kDropped;
     columns_.erase(i);
   } else if (masked_[i]) {
@@ -249,13 +271,36 @@ Value Evaluator::function(NodeId n, int64_t t_ms) {
     NodeId selector_node = range == kNoNode ? kNoNode : inputs(range).front();
     if (direct && selector_node != kNoNode &&
         program_.graph[selector_node].kind == NodeKind::Selector) {
-      int64_t start = t_ms - seconds_to_ms(expr_of(range).number);
+      int64_t range_ms = seconds_to_ms(expr_of(range).number);
+      int64_t start = t_ms - range_ms;
       bool keep_name = name == "last_over_time";
+      const std::vector<uint32_t>& ids = matching_series(selector_node);
+      // Sums at the current time slide with it; other times (subqueries) are one-offs.
+      std::optional<WindowSum::Fn> sliding;
+      if (t_ms == now_ms_) sliding = WindowSum::kind_of(name);
+      std::vector<WindowSum>* sums = nullptr;
+      if (sliding) {
+        if (window_sums_.size() <= n) window_sums_.resize(n + 1);
+        sums = &window_sums_[n];
+        sums->resize(ids.size());  // ids only grow, each keeping its place
+      }
       Value out;
-      for (uint32_t id : matching_series(selector_node)) {
-        std::span<const Sample> window = store_.range_view(id, start, t_ms, scratch_);
-        if (window.empty()) continue;
-        std::optional<double> v = range_function_at(name, window, start, t_ms, t_ms, scalars);
+      for (size_t k = 0; k < ids.size(); ++k) {
+        uint32_t id = ids[k];
+        std::optional<double> v;
+        if (sliding) {
+          constexpr size_t kBatch = 16;
+          if (k % kBatch == 0) {
+            for (size_t j = k; j < std::min(k + kBatch, ids.size()); ++j) {
+              (*sums)[j].prefetch(store_.positioned(ids[j]));
+            }
+          }
+          v = (*sums)[k].at(*sliding, name, store_.positioned(id), t_ms, range_ms, scratch_);
+        } else {
+          std::span<const Sample> window = store_.range_view(id, start, t_ms, scratch_);
+          if (window.empty()) continue;
+          v = range_function_at(name, window, start, t_ms, t_ms, scalars);
+        }
         if (!v) continue;
         LabelSetId labels = series_labels(id);
         out.vector.push_back({keep_name ? labels : table_.without_name(labels), *v, t_ms});

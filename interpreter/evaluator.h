@@ -15,6 +15,7 @@
 #include "interpreter/program.h"
 #include "interpreter/value.h"
 #include "interpreter/window_store.h"
+#include "interpreter/window_sum.h"
 
 namespace setpoint {
 
@@ -102,6 +103,8 @@ class Evaluator {
   const Alignment& alignment(NodeId and_node, NodeId left, NodeId right);
   Value materialize(NodeId base, const std::vector<uint64_t>& keep, int64_t t_ms);
   void release(NodeId input);
+  void recycle(Value& v);           // empties v, keeping a large vector's buffer
+  Vector vector_of_size(size_t n);  // uninitialized, in a kept buffer when there is one
 
   const std::vector<Module>& modules_;
   const Program& program_;
@@ -119,6 +122,10 @@ class Evaluator {
   LabelTable table_;
   std::vector<LabelSetId> series_labels_;  // store series id -> label set, or kUnset
   std::vector<Sample> scratch_;
+  std::vector<Vector> spare_vectors_;  // buffers of dropped values, for the next ones
+  // sum/avg/count_over_time straight from a selector, by node, then by the selector's
+  // matching series: the windows they slid over at the last evaluation.
+  std::vector<std::vector<WindowSum>> window_sums_;
   struct MatchedSeries {
     size_t scanned = 0;         // candidates (series of the metric, or all series) looked at
     std::vector<uint32_t> ids;  // those the matchers accept, in store order

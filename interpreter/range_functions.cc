@@ -1,13 +1,16 @@
 // PromQL's range-vector functions, written after Prometheus' promql/functions.go and
-// promql/quantile.go so that the same samples give the same floats, NaN and Inf included.
+// promql/quantile.go so that the same samples give the same floats, NaN and Inf included; but
+// sum_over_time and avg_over_time sum exactly where they can (see exact_sum below).
 #include "interpreter/range_functions.h"
 
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <optional>
 #include <utility>
 #include <vector>
 
+#include "interpreter/exact_sum.h"
 #include "interpreter/kahan_sum.h"
 
 namespace setpoint {
@@ -141,9 +144,25 @@ double resets(std::span<const Sample> s) {
   return n;
 }
 
+// The exact sum of the window's values when every one fits (interpreter/exact_sum.h): sums
+// and averages then come out the same whether a window is summed afresh or slides (add the
+// newcomers, remove the leavers), and at least as close as Prometheus' compensated sum, which
+// can be a bit off where the exact sum is not.
+std::optional<ExactSum::Rounded> exact_sum(std::span<const Sample> s) {
+  ExactSum sum;
+  for (const Sample& x : s) {
+    if (!sum.add(x.value)) return std::nullopt;
+  }
+  return sum.rounded();
+}
+
 // funcAvgOverTime: a Kahan sum divided by the count while the sum stays finite; once it would
 // overflow, an incremental mean instead.
 double avg_over_time(std::span<const Sample> s) {
+  if (std::optional<ExactSum::Rounded> exact = exact_sum(s)) {
+    double n = static_cast<double>(s.size());
+    return exact->hi / n + exact->lo / n;  // as Prometheus' sum / n + compensation / n
+  }
   double sum = s[0].value, count = 1, mean = 0, c = 0;
   bool incremental = false;
   for (size_t i = 1; i < s.size(); ++i) {
@@ -171,6 +190,7 @@ double avg_over_time(std::span<const Sample> s) {
 }
 
 double sum_over_time(std::span<const Sample> s) {
+  if (std::optional<ExactSum::Rounded> exact = exact_sum(s)) return exact->hi;
   double sum = 0, c = 0;
   for (const Sample& x : s) kahan_inc(x.value, sum, c);
   return std::isinf(sum) ? sum : sum + c;

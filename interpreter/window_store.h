@@ -62,6 +62,15 @@ class WindowStore : public SampleSink {
   // copied into `scratch` without the markers. Valid until the series is next appended to.
   std::span<const Sample> range_view(uint32_t series, int64_t from_ms, int64_t to_ms,
                                      std::vector<Sample>& scratch) const;
+  // A series' live samples, oldest first, stale markers included, and the position of the
+  // first: the i-th sample a series ever held has position i however its buffer has moved
+  // since, so a caller that remembers positions moves a window forward without a search
+  // (interpreter/window_sum.h). Valid until the series is next appended to.
+  struct Positioned {
+    uint64_t first = 0;
+    std::span<const Sample> samples;
+  };
+  Positioned positioned(uint32_t series) const;
   // What an instant selector sees at t: the newest sample with t - lookback < ts <= t, unless
   // that sample is a stale marker.
   std::optional<Sample> instant(uint32_t series, int64_t t_ms,
@@ -80,10 +89,11 @@ class WindowStore : public SampleSink {
   struct Buffer {
     std::vector<Sample> samples;
     size_t head = 0;
+    uint64_t erased = 0;  // samples removed from the front of `samples`: positions' offset
     int64_t newest_stale_ms = INT64_MIN;  // the newest stale marker appended, if any
   };
   void evict(Buffer& b, int64_t newest_ms);
-  static void make_room(Buffer& b);
+  static void make_room(Buffer& b, uint32_t series);
 
   StoreLimits limits_;
   StoreCounters counters_;
