@@ -307,12 +307,20 @@ class Engine {
     std::map<Labels, TrackedSeries> series;
     int64_t failed_ms = INT64_MIN;  // the last evaluation at which it could not be computed
     std::string failure;
+    // The last evaluation's label sets (evaluator ids without __name__) in the value's order,
+    // and each one's series, when they were every series kept, each once: an evaluation with
+    // the same ids in the same order hands each value to its series, with no label compared.
+    std::vector<LabelSetId> last_ids;
+    std::vector<TrackedSeries*> last_series;
+    int64_t last_ids_generation = -1;  // label_generation_ the ids belong to
     // The time of series s's value i.
     int64_t time_of(const TrackedSeries& s, size_t i) const {
       return times[times.size() - s.values.size() + i];
     }
   };
 
+  bool track_as_before(History& h, const Value& value, int64_t t_ms);
+  void remember_order(History& h, const Value* value);
   std::map<Labels, TrackedSeries>::iterator age(History& h,
                                                 std::map<Labels, TrackedSeries>::iterator it,
                                                 int64_t t_ms, double value);

@@ -55,6 +55,7 @@ void Engine::track(int64_t t_ms) {
     }
     h.times.push_back(t_ms);
     while (h.times.front() <= t_ms - h.keep_ms) h.times.pop_front();
+    if (value && track_as_before(h, *value, t_ms)) continue;
     // Of two samples with the same labels the later one counts, as a map assignment would.
     std::stable_sort(now.begin(), now.end(),
                      [](const auto& x, const auto& y) { return *x.first < *y.first; });
@@ -67,7 +68,59 @@ void Engine::track(int64_t t_ms) {
       it = age(h, it, t_ms, now[i].second);
     }
     while (it != h.series.end()) it = age(h, it, t_ms, NAN);
+    remember_order(h, value);
   }
+}
+
+// The fast path of track(): the same label sets as at the last evaluation, in the same order,
+// and no other series kept (none is missing). False, with nothing recorded, otherwise.
+bool Engine::track_as_before(History& h, const Value& value, int64_t t_ms) {
+  if (value.type != ValueType::Vector || h.last_ids_generation != label_generation_ ||
+      value.vector.size() != h.last_ids.size() || h.series.size() != h.last_ids.size()) {
+    return false;
+  }
+  for (size_t i = 0; i < value.vector.size(); ++i) {
+    if (evaluator_.without_name(value.vector[i].labels) != h.last_ids[i]) return false;
+  }
+  bool forgotten = false;
+  for (size_t i = 0; i < value.vector.size(); ++i) {
+    TrackedSeries& s = *h.last_series[i];
+    double v = value.vector[i].value;
+    s.values.push_back(v);
+    if (!std::isnan(v)) s.last_value_ms = t_ms;
+    while (s.values.size() > h.times.size()) s.values.pop_front();
+    forgotten |= s.last_value_ms <= t_ms - h.keep_ms;  // NaN for as long as it keeps
+  }
+  if (forgotten) {
+    std::erase_if(h.series, [&](const auto& entry) {
+      return entry.second.last_value_ms <= t_ms - h.keep_ms;
+    });
+    h.last_ids_generation = -1;  // pointers into what was erased
+  }
+  return true;
+}
+
+// After the slow path: the order of this evaluation's label sets, for track_as_before().
+void Engine::remember_order(History& h, const Value* value) {
+  h.last_ids_generation = -1;
+  h.last_ids.clear();
+  h.last_series.clear();
+  if (!value || value->type != ValueType::Vector || value->vector.size() != h.series.size()) {
+    return;  // a series missing, a duplicate, a scalar or a failure: the slow path again
+  }
+  for (const VectorSample& s : value->vector) {
+    LabelSetId id = evaluator_.without_name(s.labels);
+    auto found = h.series.find(labels(id));
+    if (found == h.series.end()) return;
+    h.last_ids.push_back(id);
+    h.last_series.push_back(&found->second);
+  }
+  // As many samples as series, each found: a bijection unless two samples share labels (and
+  // a series is missing).
+  std::vector<TrackedSeries*> distinct = h.last_series;
+  std::sort(distinct.begin(), distinct.end());
+  if (std::adjacent_find(distinct.begin(), distinct.end()) != distinct.end()) return;
+  h.last_ids_generation = label_generation_;
 }
 
 // One tracked series after an evaluation: its value (NaN when it was missing) added, values

@@ -7,7 +7,6 @@
 #include <cstdint>
 #include <functional>
 #include <random>
-#include <unordered_set>
 #include <vector>
 
 #include "interpreter/window_store.h"
@@ -45,7 +44,7 @@ class ScrapeSource : public MetricSource {
   bool ingest(int64_t t_ms, const HttpClientResponse& response, std::string& error,
               double& samples_scraped);
   void write_synthetic(int64_t t_ms, bool up, double seconds, double samples_scraped);
-  void end_vanished(int64_t t_ms);
+  void end_vanished(int64_t t_ms, bool up);
   uint32_t synthetic_series(const char* name);
 
   uv_loop_t* loop_;
@@ -58,8 +57,9 @@ class ScrapeSource : public MetricSource {
   uv_timer_t* timer_ = nullptr;  // heap-held: it is freed by its close callback
   uint64_t in_flight_ = 0;       // the scrape's transfer id, 0 when none
   bool stopped_ = false;
-  std::unordered_set<uint32_t> previous_;  // the series of the last successful scrape
-  std::unordered_set<uint32_t> current_;   // filled while a scrape is read
+  std::vector<uint32_t> previous_;  // the series of the last successful scrape
+  std::vector<uint32_t> current_;   // filled while a scrape is read, each series once
+  std::vector<uint64_t> seen_in_;   // by series: the scrape that last had a sample of it
   // The series text of earlier scrapes: a target exposes the same series scrape after scrape,
   // and finding them by their bytes skips parsing and normalizing their labels.
   metrics_detail::RawSeriesCache series_cache_;

@@ -229,6 +229,39 @@ TEST_CASE("a scrape answered with HTTP 500 is down and ends every series of the 
   CHECK(f.finish() == 0);
 }
 
+TEST_CASE("after a failed scrape the next good one starts the series again; one it lacks ends",
+          "[scrape]") {
+  std::atomic<int> served{0};
+  CannedHttpServer server([&](const CannedRequest&) {
+    int n = served++;
+    if (n == 1) return CannedResponse{500, "exporter broke\n"};
+    if (n == 2) return CannedResponse{200, "process_open_fds 14\n"};
+    return CannedResponse{200, kTwoMetrics};  // scrapes 0 and 3
+  });
+  ScrapeFixture f;
+  REQUIRE(f.run(ScrapeFixture::config(server.url("/metrics")), 4));
+  const int64_t t1 = kT0 + kStep, t2 = kT0 + 2 * kStep, t3 = kT0 + 3 * kStep;
+  Labels fds = labels({{"__name__", "process_open_fds"}, {"job", "api"}, {"instance", "app:8080"}});
+  Labels errors = labels({{"__name__", "http_requests_total"},
+                          {"code", "500"},
+                          {"job", "api"},
+                          {"instance", "app:8080"}});
+  CHECK(value_at(f.store, fds, t1) == std::nullopt);  // ended by the failure
+  CHECK(value_at(f.store, fds, t2) == 14);
+  CHECK(value_at(f.store, errors, t2) == std::nullopt);  // ended at t1, not back at t2
+  CHECK(value_at(f.store, errors, t3) == 3);             // back at t3
+  CHECK(value_at(f.store, fds, t3) == 12);
+  // Everything the store holds for it, markers included: one marker, at the failure; none at
+  // t2 for a series that had already ended.
+  WindowStore::Positioned held = f.store.positioned(*find(f.store, errors));
+  REQUIRE(held.samples.size() == 3);
+  CHECK(held.samples[0].t_ms == kT0);
+  CHECK(held.samples[1].t_ms == t1);
+  CHECK(is_stale_marker(held.samples[1].value));
+  CHECK(held.samples[2].t_ms == t3);
+  CHECK(f.finish() == 0);
+}
+
 TEST_CASE("a target that refuses connections is down and says so", "[scrape]") {
   ScrapeFixture f;
   int port = test::closed_port();
