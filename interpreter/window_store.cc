@@ -90,7 +90,7 @@ WindowStore::Append WindowStore::append(uint32_t series, int64_t t_ms, double va
       return Append::Duplicate;
     }
   }
-  if (b.samples.size() == b.samples.capacity()) make_room(b, series);
+  if (b.samples.size() == b.samples.capacity() || b.head >= b.compact_at) make_room(b, series);
   b.samples.push_back(Sample{t_ms, value});
   if (is_stale_marker(value)) b.newest_stale_ms = t_ms;
   ++counters_.accepted;
@@ -115,25 +115,36 @@ void WindowStore::evict(Buffer& b, int64_t newest_ms) {
 // what is live (so a sample is moved at most 8 times on average), or moves what is live into a
 // buffer a quarter larger. A series whose live count is steady (a retention, a regular scrape)
 // thus settles at 1.125 to 1.25 times its live samples: growth by doubling, which a vector
-// would do, leaves up to 2 times, and a vector never gives memory back. Series scraped together
-// fill their buffers at the same ticks, so the extra room varies from series to series (by up
-// to an eighth more): otherwise every buffer of a scrape would move at the same tick, one
-// pause of all their samples (48 MB for 10,000 series of 5 minutes at 1 s) and a cold cache
-// for the evaluation after it, instead of a little at every tick.
+// would do, leaves up to 2 times, and a vector never gives memory back.
+//
+// Series scraped together fill their buffers at the same ticks: every buffer of a scrape would
+// drop its prefix at the same tick, one pause that moves all their samples (48 MB for 10,000
+// series of 5 minutes at 1 s) and leaves a cold cache to the evaluation after it. So a buffer
+// drops its prefix once its head reaches a point that varies by series, between an eighth of
+// what is live (the least worth a move) and the full buffer: the periods differ and the moves
+// spread over the ticks, as widely as the buffer's spare room allows, and the buffers keep
+// their sizes (sizes that varied by series cost 20 MB more RSS in a daemon).
 void WindowStore::make_room(Buffer& b, uint32_t series) {
   size_t live = b.samples.size() - b.head;
   auto first = b.samples.begin() + static_cast<std::ptrdiff_t>(b.head);
   if (b.head > live / 8) {
     b.samples.erase(b.samples.begin(), first);
-  } else {
+  } else if (b.samples.size() == b.samples.capacity()) {
     std::vector<Sample> bigger;
-    size_t spread = (static_cast<size_t>(series) * 2654435761u) % (live / 8 + 1);
-    bigger.reserve(live + live / 4 + 4 + spread);
+    bigger.reserve(live + live / 4 + 4);
     bigger.assign(first, b.samples.end());
     b.samples.swap(bigger);
+  } else {
+    b.compact_at = SIZE_MAX;  // live grew since the point was set: wait for a full buffer
+    return;
   }
   b.erased += b.head;
   b.head = 0;
+  size_t room = b.samples.capacity() - live, least = live / 8 + 1;
+  b.compact_at = SIZE_MAX;
+  if (room > least) {
+    b.compact_at = least + (static_cast<size_t>(series) * 2654435761u) % (room - least + 1);
+  }
 }
 
 size_t WindowStore::series_count() const { return labels_.size(); }

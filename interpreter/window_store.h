@@ -91,6 +91,7 @@ class WindowStore : public SampleSink {
     size_t head = 0;
     uint64_t erased = 0;  // samples removed from the front of `samples`: positions' offset
     int64_t newest_stale_ms = INT64_MIN;  // the newest stale marker appended, if any
+    size_t compact_at = SIZE_MAX;  // a head at which the dead prefix goes before the vector fills
   };
   void evict(Buffer& b, int64_t newest_ms);
   static void make_room(Buffer& b, uint32_t series);

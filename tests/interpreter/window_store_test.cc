@@ -214,3 +214,33 @@ TEST_CASE("an empty store has no newest or oldest time, and unknown ids have no 
   store.series(series_labels("up", "a"));  // a series without samples
   CHECK_FALSE(store.newest_ms());
 }
+
+TEST_CASE("buffers of series scraped together drop their dead prefixes at different ticks") {
+  StoreLimits limits;
+  limits.retention_ms = 60'000;
+  WindowStore store(limits);
+  constexpr int kSeries = 200;
+  std::vector<uint32_t> ids;
+  for (int i = 0; i < kSeries; ++i)
+    ids.push_back(store.series(series_labels("x", std::to_string(i))));
+  std::vector<const Sample*> where(kSeries, nullptr);
+  size_t most_moved_at_once = 0, moves = 0;
+  for (int k = 0; k < 1000; ++k) {
+    size_t moved = 0;
+    for (int i = 0; i < kSeries; ++i) {
+      store.append(ids[i], k * 1000, k);
+      const Sample* now = store.positioned(ids[i]).samples.data();
+      // The oldest live sample moves back to the start of its buffer: a drop or a growth.
+      if (k >= 200 && now < where[i]) ++moved;
+      where[i] = now;
+    }
+    most_moved_at_once = std::max(most_moved_at_once, moved);
+    moves += moved;
+  }
+  // 61 live samples in a buffer of 74: each drops its prefix every 8 to 13 ticks, by series.
+  // Buffers that all moved together would move 200 at once every 13 ticks.
+  CHECK(moves > 800 * kSeries / 13);
+  CHECK(most_moved_at_once < kSeries / 2);
+  // What a buffer holds is what the retention keeps, whenever its prefix went.
+  for (uint32_t id : ids) CHECK(store.positioned(id).samples.size() == 61);
+}
