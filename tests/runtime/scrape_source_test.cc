@@ -229,7 +229,7 @@ TEST_CASE("a scrape answered with HTTP 500 is down and ends every series of the 
   CHECK(f.finish() == 0);
 }
 
-TEST_CASE("after a failed scrape the next good one starts the series again; one it lacks ends",
+TEST_CASE("after a failed scrape the next good one starts the series again and one it lacks ends",
           "[scrape]") {
   std::atomic<int> served{0};
   CannedHttpServer server([&](const CannedRequest&) {
