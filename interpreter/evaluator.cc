@@ -275,14 +275,23 @@ Value Evaluator::function(NodeId n, int64_t t_ms) {
       int64_t start = t_ms - range_ms;
       bool keep_name = name == "last_over_time";
       const std::vector<uint32_t>& ids = matching_series(selector_node);
-      // Sums at the current time slide with it; other times (subqueries) are one-offs.
+      // Windows at the current time slide with it; other times (subqueries) are one-offs.
       std::optional<WindowSum::Fn> sliding;
-      if (t_ms == now_ms_) sliding = WindowSum::kind_of(name);
+      std::optional<WindowOrder::Fn> ordered;
+      if (t_ms == now_ms_) {
+        sliding = WindowSum::kind_of(name);
+        ordered = WindowOrder::kind_of(name);
+      }
       std::vector<WindowSum>* sums = nullptr;
+      std::vector<WindowOrder>* orders = nullptr;
       if (sliding) {
         if (window_sums_.size() <= n) window_sums_.resize(n + 1);
         sums = &window_sums_[n];
         sums->resize(ids.size());  // ids only grow, each keeping its place
+      } else if (ordered) {
+        if (window_orders_.size() <= n) window_orders_.resize(n + 1);
+        orders = &window_orders_[n];
+        orders->resize(ids.size());
       }
       Value out;
       for (size_t k = 0; k < ids.size(); ++k) {
@@ -296,6 +305,8 @@ Value Evaluator::function(NodeId n, int64_t t_ms) {
             }
           }
           v = (*sums)[k].at(*sliding, name, store_.positioned(id), t_ms, range_ms, scratch_);
+        } else if (ordered) {
+          v = (*orders)[k].at(*ordered, store_.positioned(id), t_ms, range_ms, scalars);
         } else {
           std::span<const Sample> window = store_.range_view(id, start, t_ms, scratch_);
           if (window.empty()) continue;

@@ -14,6 +14,7 @@
 
 #include "interpreter/program.h"
 #include "interpreter/value.h"
+#include "interpreter/window_order.h"
 #include "interpreter/window_store.h"
 #include "interpreter/window_sum.h"
 
@@ -126,6 +127,8 @@ class Evaluator {
   // sum/avg/count_over_time straight from a selector, by node, then by the selector's
   // matching series: the windows they slid over at the last evaluation.
   std::vector<std::vector<WindowSum>> window_sums_;
+  // min/max/quantile_over_time straight from a selector, the same way.
+  std::vector<std::vector<WindowOrder>> window_orders_;
   struct MatchedSeries {
     size_t scanned = 0;         // candidates (series of the metric, or all series) looked at
     std::vector<uint32_t> ids;  // those the matchers accept, in store order

@@ -36,33 +36,17 @@ void WindowSum::remove(double v) {
 std::optional<double> WindowSum::at(Fn fn, std::string_view name,
                                     const WindowStore::Positioned& series, int64_t t_ms,
                                     int64_t range_ms, std::vector<Sample>& scratch) {
-  const std::span<const Sample> samples = series.samples;
-  const uint64_t last = series.first + samples.size();
-  const int64_t start = t_ms - range_ms;
-  auto sample_at = [&](uint64_t position) -> const Sample& {
-    return samples[position - series.first];
-  };
-  if (t_ms < t_ms_ || begin_ < series.first || end_ > last) {
-    // Back in time, or samples of the window are gone: start again from the store.
-    auto after = [](int64_t t, const Sample& s) { return t < s.t_ms; };
-    auto first = std::upper_bound(samples.begin(), samples.end(), start, after);
-    auto end = std::upper_bound(first, samples.end(), t_ms, after);
-    begin_ = end_ = series.first + static_cast<uint64_t>(first - samples.begin());
-    count_ = markers_ = unfit_ = 0;
-    sum_ = ExactSum();
-    uint64_t stop = series.first + static_cast<uint64_t>(end - samples.begin());
-    while (end_ < stop) add(sample_at(end_++).value);
-  } else {
-    // Samples only ever join a series at its end, in time order: the newcomers are those
-    // from end_ up to t_ms, and the window's oldest leave once they are start or older.
-    while (end_ < last && sample_at(end_).t_ms <= t_ms) add(sample_at(end_++).value);
-    while (begin_ < end_ && sample_at(begin_).t_ms <= start) remove(sample_at(begin_++).value);
-  }
-  t_ms_ = t_ms;
+  window_.move(
+      series, t_ms, range_ms, [&](uint64_t, const Sample& s) { add(s.value); },
+      [&](uint64_t, const Sample& s) { remove(s.value); },
+      [&] {
+        count_ = markers_ = unfit_ = 0;
+        sum_ = ExactSum();
+      });
   if (count_ == 0) return std::nullopt;
   if (fn == Fn::Count) return static_cast<double>(count_);
   if (markers_ > 0 || unfit_ > 0) {
-    std::span<const Sample> window = samples.subspan(begin_ - series.first, end_ - begin_);
+    std::span<const Sample> window = window_.samples(series);
     if (markers_ > 0) {
       scratch.clear();
       for (const Sample& s : window) {
@@ -70,7 +54,7 @@ std::optional<double> WindowSum::at(Fn fn, std::string_view name,
       }
       window = scratch;
     }
-    return range_function_at(name, window, start, t_ms, t_ms, {});
+    return range_function_at(name, window, t_ms - range_ms, t_ms, t_ms, {});
   }
   ExactSum::Rounded sum = sum_.rounded();
   if (fn == Fn::Sum) return sum.hi;

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "interpreter/exact_sum.h"
+#include "interpreter/window_cursor.h"
 #include "interpreter/window_store.h"
 
 namespace setpoint {
@@ -34,11 +35,11 @@ class WindowSum {
   // series; a caller asks for a batch of series before it slides them, so the reads overlap.
   void prefetch(const WindowStore::Positioned& series) const {
     uint64_t last = series.first + series.samples.size();
-    if (begin_ >= series.first && begin_ < last) {
-      __builtin_prefetch(series.samples.data() + (begin_ - series.first));
+    if (window_.begin >= series.first && window_.begin < last) {
+      __builtin_prefetch(series.samples.data() + (window_.begin - series.first));
     }
-    if (end_ >= series.first && end_ < last) {
-      __builtin_prefetch(series.samples.data() + (end_ - series.first));
+    if (window_.end >= series.first && window_.end < last) {
+      __builtin_prefetch(series.samples.data() + (window_.end - series.first));
     }
   }
 
@@ -46,12 +47,11 @@ class WindowSum {
   void add(double v);
   void remove(double v);
 
-  uint64_t begin_ = 0, end_ = 0;  // positions of the window's samples, [begin, end)
-  int64_t t_ms_ = INT64_MIN;      // the time of the last answer
-  ExactSum sum_;                  // of the values that fit
-  uint32_t count_ = 0;            // samples in the window that are not stale markers
-  uint32_t markers_ = 0;          // stale markers in the window
-  uint32_t unfit_ = 0;            // values the exact sum does not hold
+  WindowCursor window_;
+  ExactSum sum_;          // of the values that fit
+  uint32_t count_ = 0;    // samples in the window that are not stale markers
+  uint32_t markers_ = 0;  // stale markers in the window
+  uint32_t unfit_ = 0;    // values the exact sum does not hold
 };
 
 }  // namespace setpoint

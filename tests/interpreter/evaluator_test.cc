@@ -241,13 +241,18 @@ TEST_CASE("instant functions drop the name: label_replace and label_join rewrite
   CHECK(eval(d, "day_of_week(vector(0))", 0) == "{} 4\n");  // 1970-01-01 was a Thursday
 }
 
-TEST_CASE("an evaluator stepping through time slides its sums, and answers as a fresh one does") {
+TEST_CASE(
+    "an evaluator stepping through time slides its windows, and answers as a fresh one does") {
   // Two series at irregular intervals, one appearing late, one with a gap and a stale marker.
   Data d(
       "lat{i=\"a\"} 1:0.1 14:0.2 29:0.7 46:1.3 59:0.05 75:2.5 88:0.3 106:stale 140:0.9 151:0.4\n"
       "lat{i=\"b\"} 70:3.3 85:1.1 100:0.01 115:7 130:0.6 145:0.25 160:1e300 175:2\n");
-  std::vector<std::string> exprs = {"sum_over_time(lat[1m])", "avg_over_time(lat[1m])",
+  std::vector<std::string> exprs = {"sum_over_time(lat[1m])",
+                                    "avg_over_time(lat[1m])",
                                     "count_over_time(lat[45s])",
+                                    "min_over_time(lat[1m])",
+                                    "max_over_time(lat[50s])",
+                                    "quantile_over_time(0.3, lat[1m])",
                                     "max_over_time(avg_over_time(lat[30s])[1m:15s])"};
   for (const std::string& expr : exprs) {
     Checked c = check_text("let e = " + expr + "\n");
@@ -277,4 +282,8 @@ TEST_CASE("an evaluator stepping through time slides its sums, and answers as a 
   // One window by hand: at 100 s the window (40 s, 100 s] of `a` holds 1.3 0.05 2.5 0.3 and of
   // `b` 3.3 1.1 0.01.
   CHECK(eval(d, "sum_over_time(lat[1m])", 100'000) == "{i=\"a\"} 4.15\n{i=\"b\"} 4.41\n");
+  CHECK(eval(d, "min_over_time(lat[1m])", 100'000) == "{i=\"a\"} 0.05\n{i=\"b\"} 0.01\n");
+  CHECK(eval(d, "max_over_time(lat[1m])", 100'000) == "{i=\"a\"} 2.5\n{i=\"b\"} 3.3\n");
+  // Sorted, a: 0.05 0.3 1.3 2.5, rank 0.5 * 3 = 1.5 -> (0.3 + 1.3) / 2; b: 0.01 1.1 3.3.
+  CHECK(eval(d, "quantile_over_time(0.5, lat[1m])", 100'000) == "{i=\"a\"} 0.8\n{i=\"b\"} 1.1\n");
 }
