@@ -263,6 +263,11 @@ int main(int argc, char** argv) {
   std::printf("  firings: %s the loop's for every policy (%llu in all; the loop: %llu)\n",
               same ? "identical to" : "DIFFERENT from", static_cast<unsigned long long>(sim_fired),
               static_cast<unsigned long long>(loop_fired));
+  // SETPOINT_BENCH_KEEP=1 leaves the workload where it is, to profile `simulate` over it.
+  if (std::getenv("SETPOINT_BENCH_KEEP")) {
+    std::printf("  workload kept in %s\n", dir.c_str());
+    return same ? 0 : 1;
+  }
   std::remove((dir + "/metrics.prom").c_str());
   std::remove((dir + "/policies.setpoint").c_str());
   std::remove((dir + "/summary.txt").c_str());

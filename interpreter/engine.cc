@@ -254,11 +254,11 @@ void Engine::evaluate_policy(size_t p, int64_t t_ms, std::vector<Event>& out) {
   const PolicyPlan& plan = program_.policies[p];
   PolicyState& st = state_[p];
   const PolicyRules& r = rules_[p];
-  auto event = [&](const Labels& instance, EventKind kind, std::string reason = {}) {
+  auto event = [&](SharedLabels instance, EventKind kind, std::string reason = {}) {
     Event e;
     e.t_ms = t_ms;
     e.policy = plan.name;
-    e.instance = instance;
+    e.instance = std::move(instance);
     e.kind = kind;
     e.reason = std::move(reason);
     out.push_back(std::move(e));
@@ -340,7 +340,7 @@ void Engine::evaluate_policy(size_t p, int64_t t_ms, std::vector<Event>& out) {
   };
   sort_by_labels(gone, [](const ActiveInstance& g) { return g.id; });
   for (const ActiveInstance& g : gone) {
-    event(labels(g.id), EventKind::Resolved,
+    event(shared_labels(g.id), EventKind::Resolved,
           g.state.firing ? "trigger no longer holds" : "hold reset before its `for` passed");
     if (!st.last_skip.empty()) st.last_skip.erase(g.id);
   }
@@ -352,10 +352,10 @@ void Engine::evaluate_policy(size_t p, int64_t t_ms, std::vector<Event>& out) {
     LabelSetId id = st.instances[index].id;
     const Labels& labels = this->labels(id);
     Instance& inst = st.instances[index].state;
-    if (fresh && hold > 0) event(labels, EventKind::Pending, r.pending_reason);
+    if (fresh && hold > 0) event(shared_labels(id), EventKind::Pending, r.pending_reason);
     if (!inst.firing && t_ms - inst.active_since >= hold) {
       inst.firing = true;
-      event(labels, EventKind::Firing);
+      event(shared_labels(id), EventKind::Firing);
     }
     if (!inst.firing || inst.acted) continue;
     std::string reason = skip_reason(p, labels, t_ms);
@@ -372,7 +372,7 @@ void Engine::note_skip(size_t p, LabelSetId id, const Labels& instance, const st
   std::string& standing = state_[p].last_skip[id];
   if (reason == standing) return;
   standing = reason;
-  Event e = make_event(p, instance, t_ms, EventKind::Skipped);
+  Event e = make_event(p, shared_labels(id), t_ms, EventKind::Skipped);
   e.reason = reason;
   out.push_back(std::move(e));
 }
@@ -483,12 +483,13 @@ void Engine::act(size_t p, LabelSetId id, const Labels& instance, Instance& inst
   PolicyState& st = state_[p];
   const PolicyRules& r = rules_[p];
   const Item& item = modules_[plan.module].items[plan.item];
+  SharedLabels shared = shared_labels(id);
   auto event = [&](EventKind kind, std::string knob = {}, double from = NAN, double to = NAN,
                    std::string reason = {}) {
     Event e;
     e.t_ms = t_ms;
     e.policy = plan.name;
-    e.instance = instance;
+    e.instance = shared;
     e.kind = kind;
     e.knob = std::move(knob);
     e.from = from;
@@ -500,19 +501,13 @@ void Engine::act(size_t p, LabelSetId id, const Labels& instance, Instance& inst
   auto skip = [&](const std::string& reason) { note_skip(p, id, instance, reason, t_ms, out); };
   // Every value is computed before anything changes, so that one action's knob change cannot
   // alter a later action's value within the same firing; a value without data stops them all.
-  struct Planned {
-    const Clause* clause;
-    double value = NAN;
-    double current = NAN;
-    std::string damped{};  // why damping left the knob as it is, or how it changed the value
-    bool unchanged = false;
-  };
-  std::vector<Planned> planned;
+  std::vector<PlannedStep>& planned = planned_;  // reused: an allocation per firing adds up
+  planned.clear();
   size_t action_index = 0, sets = 0, unchanged = 0;
   for (const Clause& c : item.clauses) {
     if (c.kind != ClauseKind::Action) continue;
     NodeId node = plan.actions[action_index++];
-    Planned step{&c};
+    PlannedStep step{&c};
     if (c.action == ActionKind::Set) {
       std::string name(c.name.text);
       std::optional<double> current = knob(name);
@@ -552,7 +547,7 @@ void Engine::act(size_t p, LabelSetId id, const Labels& instance, Instance& inst
   // Damping that leaves every knob as it is leaves the whole firing waiting: its notifications
   // and actuators would announce a change that is not made. It is tried again next evaluation.
   if (sets > 0 && unchanged == sets) {
-    for (const Planned& step : planned) {
+    for (const PlannedStep& step : planned) {
       if (step.unchanged) return skip(step.damped);
     }
   }
@@ -564,7 +559,7 @@ void Engine::act(size_t p, LabelSetId id, const Labels& instance, Instance& inst
     remember_action_time(p, t_ms);
   }
   std::vector<std::string> set_knobs;
-  for (const Planned& step : planned) {
+  for (const PlannedStep& step : planned) {
     const Clause& c = *step.clause;
     switch (c.action) {
       case ActionKind::Set: {
@@ -660,13 +655,24 @@ void Engine::remember_action_time(size_t p, int64_t t_ms) {
   st.action_times.push_back(t_ms);
 }
 
-Event Engine::make_event(size_t p, const Labels& instance, int64_t t_ms, EventKind kind) const {
+Event Engine::make_event(size_t p, SharedLabels instance, int64_t t_ms, EventKind kind) const {
   Event e;
   e.t_ms = t_ms;
   e.policy = program_.policies[p].name;
-  e.instance = instance;
+  e.instance = std::move(instance);
   e.kind = kind;
   return e;
+}
+
+SharedLabels Engine::shared_labels(LabelSetId id) {
+  if (shared_generation_ != evaluator_.label_generation()) {
+    shared_labels_.clear();
+    shared_generation_ = evaluator_.label_generation();
+  }
+  if (shared_labels_.size() <= id) shared_labels_.resize(id + 1);
+  std::shared_ptr<const Labels>& p = shared_labels_[id];
+  if (!p) p = std::make_shared<const Labels>(labels(id));
+  return SharedLabels(p);
 }
 
 // Undoes every automatic action applied since `since_ms`, newest first, so each knob ends at

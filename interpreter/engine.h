@@ -4,11 +4,13 @@
 // daemon with the real one, so a replay predicts exactly what the daemon does.
 #pragma once
 
+#include <cmath>
 #include <cstdint>
 #include <deque>
 #include <functional>
 #include <limits>
 #include <map>
+#include <memory>
 #include <optional>
 #include <unordered_map>
 #include <vector>
@@ -330,6 +332,14 @@ class Engine {
   void evaluate_policy(size_t p, int64_t t_ms, std::vector<Event>& out);
   // Why a firing instance may not act now, or "" when it may.
   std::string skip_reason(size_t p, const Labels& instance, int64_t t_ms);
+  // One action of a firing, its value computed before any knob changes (act()).
+  struct PlannedStep {
+    const Clause* clause;
+    double value = NAN;
+    double current = NAN;
+    std::string damped{};  // why damping left the knob as it is, or how it changed the value
+    bool unchanged = false;
+  };
   void act(size_t p, LabelSetId id, const Labels& instance, Instance& inst, int64_t t_ms,
            std::vector<Event>& out);
   // Reports a skip reason unless it already stands for the instance.
@@ -372,8 +382,10 @@ class Engine {
   std::vector<NodeId> baseline_nodes(size_t p) const;
   void apply_step(size_t p, const Labels& instance, int64_t t_ms, const std::string& knob,
                   double value, const std::string& reason, std::vector<Event>& out);
-  Event make_event(size_t p, const Labels& instance, int64_t t_ms, EventKind kind) const;
+  Event make_event(size_t p, SharedLabels instance, int64_t t_ms, EventKind kind) const;
   const Labels& labels(LabelSetId id) const { return evaluator_.labels(id); }
+  // The labels of an id as events carry them: made once per id, then shared.
+  SharedLabels shared_labels(LabelSetId id);
 
   const std::vector<Module>& modules_;
   const CheckedProgram& checked_;
@@ -397,6 +409,9 @@ class Engine {
   std::vector<Proposal> proposals_;
   std::optional<int64_t> last_eval_ms_;
   int64_t label_generation_ = 0;  // counts forget_labels(): instance ids change meaning
+  std::vector<std::shared_ptr<const Labels>> shared_labels_;  // by id
+  std::vector<PlannedStep> planned_;
+  uint64_t shared_generation_ = 0;  // the evaluator's label generation they belong to
   // Scratch of evaluate_policy, kept for their capacity.
   std::vector<LabelSetId> present_;
   std::vector<ActiveInstance> next_instances_, gone_instances_;

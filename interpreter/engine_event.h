@@ -43,7 +43,7 @@ const char* event_kind_name(EventKind kind);
 struct Event {
   int64_t t_ms = 0;
   std::string policy;
-  Labels instance;  // the trigger's label set
+  SharedLabels instance;  // the trigger's label set
   EventKind kind = EventKind::Pending;
   std::string reason;  // skipped: why; verdicts: the explanation
   std::string knob;    // applied, rolled back, proposed, would apply

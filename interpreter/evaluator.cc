@@ -65,6 +65,7 @@ Evaluator::Evaluator(const std::vector<Module>& modules, const Program& program,
 
 void Evaluator::reset_labels() {
   table_ = LabelTable();
+  ++label_generation_;
   series_labels_.clear();
 }
 

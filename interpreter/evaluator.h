@@ -50,6 +50,8 @@ class Evaluator {
   // How many label sets the table holds; forgetting them makes every id meaningless, which at()
   // does by itself past EvalOptions::max_label_sets (the engine does it first, keeping its own).
   size_t label_sets() const { return table_.size(); }
+  // Counts the times the label table started again: ids from before mean nothing after.
+  uint64_t label_generation() const { return label_generation_; }
   void forget_labels() { reset_labels(); }
 
   // The current value of a knob, for expressions that read one; unset or nullopt means unknown
@@ -121,6 +123,7 @@ class Evaluator {
   std::vector<uint32_t> uses_left_;  // consumers not yet computed at the current time
   std::unordered_map<uint64_t, std::unordered_map<int64_t, Value>> past_values_;
   LabelTable table_;
+  uint64_t label_generation_ = 0;
   std::vector<LabelSetId> series_labels_;  // store series id -> label set, or kUnset
   std::vector<Sample> scratch_;
   std::vector<Vector> spare_vectors_;  // buffers of dropped values, for the next ones

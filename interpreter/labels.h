@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <cstring>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -19,6 +20,40 @@ struct Label {
 
 // Sorted by name, names unique, no empty values (Prometheus treats an empty value as absent).
 using Labels = std::vector<Label>;
+
+// A label set that does not change, shared by the events that name it: copying one costs a
+// reference count, not a vector and its strings (a replay makes ten million events). Reads as
+// the Labels it holds.
+class SharedLabels {
+ public:
+  SharedLabels() = default;
+  SharedLabels(Labels labels)  // NOLINT: any label set can be shared
+      : labels_(std::make_shared<const Labels>(std::move(labels))) {}
+  explicit SharedLabels(std::shared_ptr<const Labels> labels) : labels_(std::move(labels)) {}
+  const Labels& get() const { return labels_ ? *labels_ : none(); }
+  operator const Labels&() const { return get(); }  // NOLINT: reads as Labels
+  bool empty() const { return get().empty(); }
+  size_t size() const { return get().size(); }
+  Labels::const_iterator begin() const { return get().begin(); }
+  Labels::const_iterator end() const { return get().end(); }
+  const Label& operator[](size_t i) const { return get()[i]; }
+  const Label& back() const { return get().back(); }
+  friend bool operator==(const SharedLabels& a, const SharedLabels& b) {
+    return a.labels_ == b.labels_ || a.get() == b.get();
+  }
+  friend bool operator==(const SharedLabels& a, const Labels& b) { return a.get() == b; }
+  friend auto operator<=>(const SharedLabels& a, const SharedLabels& b) {
+    return a.get() <=> b.get();
+  }
+  friend auto operator<=>(const SharedLabels& a, const Labels& b) { return a.get() <=> b; }
+
+ private:
+  static const Labels& none() {
+    static const Labels empty;
+    return empty;
+  }
+  std::shared_ptr<const Labels> labels_;
+};
 
 // Sorts by name and drops pairs with an empty value; a repeated name keeps its last value.
 void normalize_labels(Labels& labels);

@@ -95,6 +95,40 @@ policy hot {
         "1970-01-01T00:01:30Z hot{host=\"b\"} notified (hot)\n");
 }
 
+TEST_CASE("events name their instances rightly after the label table starts again") {
+  // Past max_label_sets the engine forgets the evaluator's label ids between evaluations, so
+  // ids are handed out afresh: the labels events carry, made once per id, must follow.
+  const char* policies = R"(
+policy hot {
+  trigger temp > 80 for 30s
+  action notify "hot"
+}
+)";
+  EngineOptions small;
+  small.eval.max_label_sets = 3;
+  Scenario limited(policies, small), unlimited(policies);
+  for (Scenario* s : {&limited, &unlimited}) {
+    s->fill(series("temp", {{"host", "a"}}), 0, 300, 90);
+    s->fill(series("temp", {{"host", "b"}}), 0, 60, 50);
+    s->fill(series("temp", {{"host", "b"}}), 60, 300, 95);
+    s->fill(series("temp", {{"host", "c"}}), 0, 45, 95);
+    s->fill(series("temp", {{"host", "c"}}), 45, 300, 40);
+  }
+  const std::string expected =
+      "1970-01-01T00:00:00Z hot{host=\"a\"} pending (for 30s)\n"
+      "1970-01-01T00:00:00Z hot{host=\"c\"} pending (for 30s)\n"
+      "1970-01-01T00:00:30Z hot{host=\"a\"} firing\n"
+      "1970-01-01T00:00:30Z hot{host=\"a\"} notified (hot)\n"
+      "1970-01-01T00:00:30Z hot{host=\"c\"} firing\n"
+      "1970-01-01T00:00:30Z hot{host=\"c\"} notified (hot)\n"
+      "1970-01-01T00:00:45Z hot{host=\"c\"} resolved (trigger no longer holds)\n"
+      "1970-01-01T00:01:00Z hot{host=\"b\"} pending (for 30s)\n"
+      "1970-01-01T00:01:30Z hot{host=\"b\"} firing\n"
+      "1970-01-01T00:01:30Z hot{host=\"b\"} notified (hot)\n";
+  CHECK(unlimited.run(150) == expected);
+  CHECK(limited.run(150) == expected);
+}
+
 TEST_CASE("a value is clamped to the knob's bounds: an unknown knob value stops the action") {
   Scenario s(R"(
 knob pool : int in 1..25

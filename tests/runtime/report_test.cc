@@ -43,7 +43,7 @@ Event event(int64_t t_ms, const std::string& policy, EventKind kind) {
   Event e;
   e.t_ms = t_ms;
   e.policy = policy;
-  e.instance = {{"job", "api"}};
+  e.instance = Labels{{"job", "api"}};
   e.kind = kind;
   return e;
 }
