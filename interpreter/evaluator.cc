@@ -283,17 +283,14 @@ Value Evaluator::function(NodeId n, int64_t t_ms) {
         sliding = WindowSum::kind_of(name);
         ordered = WindowOrder::kind_of(name);
       }
-      std::vector<WindowSum>* sums = nullptr;
-      std::vector<WindowOrder>* orders = nullptr;
-      if (sliding) {
-        if (window_sums_.size() <= n) window_sums_.resize(n + 1);
-        sums = &window_sums_[n];
-        sums->resize(ids.size());  // ids only grow, each keeping its place
-      } else if (ordered) {
-        if (window_orders_.size() <= n) window_orders_.resize(n + 1);
-        orders = &window_orders_[n];
-        orders->resize(ids.size());
-      }
+      // This node's windows, one per matching series: ids only grow, each keeping its place.
+      auto windows_of = [&](auto& by_node) {
+        if (by_node.size() <= n) by_node.resize(n + 1);
+        by_node[n].resize(ids.size());
+        return &by_node[n];
+      };
+      std::vector<WindowSum>* sums = sliding ? windows_of(window_sums_) : nullptr;
+      std::vector<WindowOrder>* orders = ordered ? windows_of(window_orders_) : nullptr;
       Value out;
       for (size_t k = 0; k < ids.size(); ++k) {
         uint32_t id = ids[k];

@@ -9,8 +9,10 @@
 #include <random>
 
 #include "interpreter/range_functions.h"
+#include "support/same_answer.h"
 
 using namespace setpoint;
+using namespace setpoint::test;
 
 namespace {
 
@@ -37,12 +39,6 @@ struct Slider {
   }
   std::optional<double> fresh_at(int64_t t_ms) const { return fresh(store, id, name, t_ms, args); }
 };
-
-bool same(std::optional<double> a, std::optional<double> b) {
-  if (!a || !b) return !a && !b;
-  if (std::isnan(*a) || std::isnan(*b)) return std::isnan(*a) && std::isnan(*b);
-  return *a == *b;
-}
 
 }  // namespace
 
@@ -113,7 +109,8 @@ TEST_CASE("NaN is passed over by min and max until it is all the window holds", 
   CHECK(*min.at(85'000) == 2);
   // NaN 2: the median interpolates with NaN, as Prometheus' does.
   CHECK(std::isnan(*median.at(85'000)));
-  CHECK(same(median.at(85'000), fresh(store, id, "quantile_over_time", 85'000, std::vector{0.5})));
+  CHECK(same_answer(median.at(85'000),
+                    fresh(store, id, "quantile_over_time", 85'000, std::vector{0.5})));
   store.append(id, 140'000, std::nan(""));  // only the two NaNs remain
   CHECK(std::isnan(*max.at(140'000)));
 }
@@ -175,9 +172,9 @@ TEST_CASE(
     if (rng() % 4 == 0) continue;
     int64_t at = t + static_cast<int64_t>(rng() % 3'000);
     INFO("step " << k << " at " << at);
-    REQUIRE(same(min.at(at), min.fresh_at(at)));
-    REQUIRE(same(max.at(at), max.fresh_at(at)));
-    REQUIRE(same(p25.at(at), p25.fresh_at(at)));
-    REQUIRE(same(p99.at(at), p99.fresh_at(at)));
+    REQUIRE(same_answer(min.at(at), min.fresh_at(at)));
+    REQUIRE(same_answer(max.at(at), max.fresh_at(at)));
+    REQUIRE(same_answer(p25.at(at), p25.fresh_at(at)));
+    REQUIRE(same_answer(p99.at(at), p99.fresh_at(at)));
   }
 }

@@ -9,8 +9,10 @@
 #include <random>
 
 #include "interpreter/range_functions.h"
+#include "support/same_answer.h"
 
 using namespace setpoint;
+using namespace setpoint::test;
 
 namespace {
 
@@ -37,12 +39,6 @@ struct Slider {
     return sum.at(*WindowSum::kind_of(name), name, store.positioned(id), t_ms, kRange, scratch);
   }
 };
-
-bool same(std::optional<double> a, std::optional<double> b) {
-  if (!a || !b) return !a && !b;
-  if (std::isnan(*a) || std::isnan(*b)) return std::isnan(*a) && std::isnan(*b);
-  return *a == *b;
-}
 
 }  // namespace
 
@@ -198,7 +194,7 @@ TEST_CASE("over many steps of fractional values a sliding sum is the fresh one t
     std::optional<double> s = sum.at(t), a = avg.at(t);
     std::optional<double> fs = fresh(store, id, "sum_over_time", t);
     std::optional<double> fa = fresh(store, id, "avg_over_time", t);
-    REQUIRE(same(s, fs));
-    REQUIRE(same(a, fa));
+    REQUIRE(same_answer(s, fs));
+    REQUIRE(same_answer(a, fa));
   }
 }
