@@ -258,6 +258,32 @@ NodeId Evaluator::mask(NodeId n, std::vector<uint64_t>& keep) {
   return left;
 }
 
+bool Evaluator::truth(NodeId n, std::vector<uint64_t>& keep, Truth& out) {
+  if (mask_kind_[n] == MaskKind::None || now_state_[n] == kComputed) return false;
+  NodeId base = mask(n, keep);
+  if (base == kNoNode) return false;
+  // Compared once per evaluation and base, however many conditions share the base.
+  Layout& l = layouts_[base];
+  if (l.pass != passes_) {
+    l.pass = passes_;
+    const std::vector<LabelSetId>& ids = none_signatures(base);
+    if (l.stamp == 0 || l.ids != ids) {
+      l.ids = ids;
+      l.stamp = ++last_layout_;
+      std::vector<LabelSetId> sorted = ids;
+      std::sort(sorted.begin(), sorted.end());
+      l.unique = std::adjacent_find(sorted.begin(), sorted.end()) == sorted.end();
+    }
+  }
+  out.ids = &l.ids;
+  out.layout = l.stamp;
+  out.unique = l.unique;
+  // As value_at() does once a node is computed; the condition itself holds no value.
+  now_state_[n] = kDropped;
+  for (NodeId i : inputs_[n]) release(i);
+  return true;
+}
+
 Value Evaluator::materialize(NodeId base, const std::vector<uint64_t>& keep, int64_t t_ms) {
   const Vector& in = now_values_[base].vector;
   size_t kept = 0;

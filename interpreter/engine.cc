@@ -6,6 +6,7 @@
 #include "interpreter/engine.h"
 
 #include <algorithm>
+#include <bit>
 #include <cmath>
 #include <queue>
 #include <set>
@@ -265,71 +266,54 @@ void Engine::evaluate_policy(size_t p, int64_t t_ms, std::vector<Event>& out) {
   };
   NodeId condition =
       boost::source(*boost::in_edges(plan.trigger, program_.graph).first, program_.graph);
-  const Value& v = evaluator_.value(condition);
-  // The instances present now, by label-set id (without __name__): sorted, each once.
-  present_.clear();
-  if (v.type == ValueType::Scalar) {
-    if (v.scalar != 0 && !std::isnan(v.scalar)) present_.push_back(evaluator_.intern(Labels{}));
-  } else {
-    for (const VectorSample& s : v.vector) present_.push_back(evaluator_.without_name(s.labels));
-  }
-  evaluator_.drop(condition);
-  if (!std::is_sorted(present_.begin(), present_.end())) {
-    std::sort(present_.begin(), present_.end());
-  }
-  present_.erase(std::unique(present_.begin(), present_.end()), present_.end());
-
-  // Merge the present ids with the active instances. Holds that simply go on cost no label
-  // work; the instances with something to say are handled after, in label order, so that
-  // events and which instance acts first do not depend on how ids were handed out.
   int64_t hold = seconds_to_ms(r.hold_seconds);
-  std::vector<ActiveInstance>& next = next_instances_;
   std::vector<ActiveInstance>& gone = gone_instances_;
-  std::vector<std::pair<size_t, bool>>& notable = notable_;  // index in next, fresh
+  std::vector<std::pair<size_t, bool>>& notable = notable_;  // index in instances, fresh
   gone.clear();
   notable.clear();
-  // Firing but not yet acted on, or pending for its whole `for`: handled below.
-  auto has_news = [t_ms, hold](const Instance& inst) {
-    return inst.firing ? !inst.acted : t_ms - inst.active_since >= hold;
-  };
-  // Mostly the same instances hold as at the last evaluation: they are updated in place.
-  bool unchanged = present_.size() == st.instances.size();
-  for (size_t i = 0; unchanged && i < present_.size(); ++i) {
-    unchanged = present_[i] == st.instances[i].id;
-  }
-  if (unchanged) {
-    for (size_t i = 0; i < present_.size(); ++i) {
-      if (has_news(st.instances[i].state)) notable.push_back({i, false});
-    }
-  }
-  next.resize(unchanged ? 0 : present_.size());
-  size_t a = 0;
-  for (size_t i = 0; i < next.size(); ++i) {
-    LabelSetId id = present_[i];
-    while (a < st.instances.size() && st.instances[a].id < id) gone.push_back(st.instances[a++]);
-    if (a < st.instances.size() && st.instances[a].id == id) {
-      next[i] = st.instances[a++];
-      if (has_news(next[i].state)) notable.push_back({i, false});
+  // Until this evaluation is over, the bits kept from the last one do not describe the
+  // instances (an exception may end it half-way).
+  uint64_t last_layout = std::exchange(st.truth_layout, 0);
+  Evaluator::Truth truth;
+  bool masked = evaluator_.truth(condition, truth_now_, truth);
+  bool incremental = masked && truth.unique && truth.layout == last_layout;
+  if (incremental) {
+    changes_from_bits(p, t_ms, hold, *truth.ids);
+  } else {
+    // The instances present now, by label-set id (without __name__): sorted, each once.
+    present_.clear();
+    if (masked) {
+      for (size_t w = 0; w < truth_now_.size(); ++w) {
+        for (uint64_t bits = truth_now_[w]; bits != 0; bits &= bits - 1) {
+          present_.push_back((*truth.ids)[w * 64 + static_cast<size_t>(std::countr_zero(bits))]);
+        }
+      }
     } else {
-      next[i] = {id, Instance{t_ms, false, false}};
-      notable.push_back({i, true});
+      const Value& v = evaluator_.value(condition);
+      if (v.type == ValueType::Scalar) {
+        if (v.scalar != 0 && !std::isnan(v.scalar)) present_.push_back(evaluator_.intern(Labels{}));
+      } else {
+        for (const VectorSample& s : v.vector)
+          present_.push_back(evaluator_.without_name(s.labels));
+      }
+      evaluator_.drop(condition);
     }
-  }
-  if (!unchanged) {
-    while (a < st.instances.size()) gone.push_back(st.instances[a++]);
-    // Copied, not swapped: a swap would pass buffers from policy to policy until every one had
-    // the capacity of the largest.
-    st.instances.assign(next.begin(), next.end());
+    if (!std::is_sorted(present_.begin(), present_.end())) {
+      std::sort(present_.begin(), present_.end());
+    }
+    present_.erase(std::unique(present_.begin(), present_.end()), present_.end());
+    merge_present(p, t_ms, hold);
   }
 
-  // Instances whose trigger no longer holds, or has no data, reset at once. A few sort by
-  // their labels; many by the ids' ranks in label order, which cost a pass over the label
-  // table whenever it has grown (every id here is in the table already, so the ranks cover it).
+  // Instances whose trigger no longer holds, or has no data, reset at once. All sort by the
+  // ids' ranks in label order when the ranks are at hand; else a few by their labels, many by
+  // the ranks, which cost a pass over the label table whenever it has grown (every id here is
+  // in the table already, so the ranks cover it).
   constexpr size_t kSortByRankFrom = 64;
   auto label_less = [this](LabelSetId x, LabelSetId y) { return labels(x) < labels(y); };
   auto sort_by_labels = [&](auto& items, auto id_of) {
     if (items.size() < 2) return;
-    if (items.size() < kSortByRankFrom) {
+    if (items.size() < kSortByRankFrom && !evaluator_.label_order_ready()) {
       std::sort(items.begin(), items.end(),
                 [&](const auto& x, const auto& y) { return label_less(id_of(x), id_of(y)); });
       return;
@@ -365,6 +349,7 @@ void Engine::evaluate_policy(size_t p, int64_t t_ms, std::vector<Event>& out) {
       note_skip(p, id, labels, reason, t_ms, out);
     }
   }
+  if (masked && truth.unique) remember_truth(p, incremental, truth.layout, hold);
 }
 
 void Engine::note_skip(size_t p, LabelSetId id, const Labels& instance, const std::string& reason,
@@ -399,6 +384,7 @@ void Engine::forget_labels() {
       st.instances[i].id = evaluator_.intern(kept[p][i]);
     std::sort(st.instances.begin(), st.instances.end(),
               [](const ActiveInstance& x, const ActiveInstance& y) { return x.id < y.id; });
+    st.truth_layout = 0;  // the bits' ids are gone with the table
     st.last_skip.clear();
     for (const auto& [l, reason] : skips[p]) st.last_skip[evaluator_.intern(l)] = reason;
   }

@@ -242,6 +242,15 @@ class Engine {
     bool quarantined = false;
     std::string quarantine_reason;
     bool paused = false;  // by an operator
+    // When the condition was a mask at the last evaluation (Evaluator::truth), its bits and
+    // the stamp of the elements they stand for (0: none), the earliest time a pending
+    // instance's `for` may pass (or earlier), and the firing instances not yet acted on: all
+    // the next evaluation needs besides the changed bits (engine_changes.cc). Anything else
+    // that changes the instances sets the stamp to 0.
+    uint64_t truth_layout = 0;
+    std::vector<uint64_t> truth_bits;
+    int64_t next_due_ms = INT64_MAX;
+    std::vector<LabelSetId> waiting;
   };
   struct AppliedAction {
     uint64_t id = 0;
@@ -330,6 +339,12 @@ class Engine {
   double lookback_seconds(NodeId expr) const;
   std::vector<size_t> policy_order() const;
   void evaluate_policy(size_t p, int64_t t_ms, std::vector<Event>& out);
+  // Fill gone_instances_ and notable_ and update the instances (engine_changes.cc): from
+  // present_, or from the bits that changed since the last evaluation (truth_now_ against the
+  // policy's truth_bits, over the same elements).
+  void merge_present(size_t p, int64_t t_ms, int64_t hold);
+  void changes_from_bits(size_t p, int64_t t_ms, int64_t hold, const std::vector<LabelSetId>& ids);
+  void remember_truth(size_t p, bool incremental, uint64_t layout, int64_t hold);
   // Why a firing instance may not act now, or "" when it may.
   std::string skip_reason(size_t p, const Labels& instance, int64_t t_ms);
   // One action of a firing, its value computed before any knob changes (act()).
@@ -416,6 +431,8 @@ class Engine {
   std::vector<LabelSetId> present_;
   std::vector<ActiveInstance> next_instances_, gone_instances_;
   std::vector<std::pair<size_t, bool>> notable_;
+  std::vector<uint64_t> truth_now_;
+  std::vector<LabelSetId> added_, removed_;
   std::vector<Event> pending_events_;  // one policy's events, before evaluate() hands them on
   std::vector<std::pair<const Labels*, double>> tracked_now_;  // scratch of track()
   uint64_t next_action_ = 1;

@@ -135,6 +135,7 @@ void Engine::restore(const EngineState& s, int64_t now_ms) {
     if (p == SIZE_MAX) continue;
     PolicyState& st = state_[p];
     st.instances.clear();
+    st.truth_layout = 0;  // the next evaluation merges all of them
     st.last_skip.clear();
     for (const EngineState::InstanceState& is : ps.instances) {
       Instance inst;

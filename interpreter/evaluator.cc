@@ -67,10 +67,12 @@ void Evaluator::reset_labels() {
   table_ = LabelTable();
   ++label_generation_;
   series_labels_.clear();
+  layouts_.clear();  // their ids mean nothing now; new stamps follow
 }
 
 void Evaluator::at(int64_t t_ms) {
   now_ms_ = t_ms;
+  ++passes_;
   std::fill(now_state_.begin(), now_state_.end(), kNotComputed);
   uses_left_ = consumers_;
   past_values_.clear();

@@ -41,10 +41,23 @@ class Evaluator {
   // Drops a value the caller has read and will not ask for again at this time (a policy's
   // condition), so memory holds one condition's result at a time, not all of them.
   void drop(NodeId n);
+  // A condition computed as a mask (conjunction.cc) without making its vector: which elements
+  // of its base vector it keeps, and each element's label set without __name__. Equal
+  // `layout` stamps mean equal `ids` at any two times, so a caller that kept the bits of an
+  // earlier evaluation sees what changed by comparing them bit by bit. False when the condition
+  // is not computed as a mask at this time (value() gives it then); a later value() of it is
+  // computed afresh.
+  struct Truth {
+    const std::vector<LabelSetId>* ids = nullptr;  // valid until the next at()
+    uint64_t layout = 0;                           // never 0
+    bool unique = false;                           // no id twice
+  };
+  bool truth(NodeId condition, std::vector<uint64_t>& keep, Truth& out);
   // The labels behind a sample's id (valid until the next at()).
   const Labels& labels(LabelSetId id) const { return table_.get(id); }
   // Every label set's rank in label order, by id (LabelTable::order).
   const std::vector<uint32_t>& label_order() { return table_.order(); }
+  bool label_order_ready() const { return table_.ordered(); }
   LabelSetId without_name(LabelSetId id) { return table_.without_name(id); }
   LabelSetId intern(const Labels& labels) { return table_.intern(labels); }
   // How many label sets the table holds; forgetting them makes every id meaningless, which at()
@@ -147,6 +160,16 @@ class Evaluator {
   size_t buffers_in_use_ = 0;
   std::vector<int32_t> position_;  // by signature, -1 when absent (scratch)
   std::vector<uint8_t> masked_;    // by node: computed as a mask at the current time
+  // The id sequence of each base vector truth() was asked about, kept across times.
+  struct Layout {
+    uint64_t stamp = 0;
+    uint64_t pass = 0;  // the at() it was last compared in
+    bool unique = false;
+    std::vector<LabelSetId> ids;
+  };
+  std::unordered_map<NodeId, Layout> layouts_;
+  uint64_t passes_ = 0;       // at() calls
+  uint64_t last_layout_ = 0;  // stamps handed out
 };
 
 // The label set two samples are matched on by binary operator e: on(...) keeps only those,

@@ -32,6 +32,8 @@ class LabelTable {
   // Each set's place in label order (Labels' operator<), by id, so that ids sort without
   // comparing strings. Brought up to date with the sets added since the last call.
   const std::vector<uint32_t>& order();
+  // Whether order() would return at once: no set was added since it last ran.
+  bool ordered() const { return rank_.size() == sets_.size(); }
 
   // The labels two samples are matched or grouped on: with keep_listed, exactly the listed ones
   // (on (...), by (...)); otherwise all but the listed ones and __name__ (ignoring (...),
