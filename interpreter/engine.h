@@ -433,6 +433,7 @@ class Engine {
   std::vector<std::pair<size_t, bool>> notable_;
   std::vector<uint64_t> truth_now_;
   std::vector<LabelSetId> added_, removed_;
+  std::vector<size_t> places_;
   std::vector<Event> pending_events_;  // one policy's events, before evaluate() hands them on
   std::vector<std::pair<const Labels*, double>> tracked_now_;  // scratch of track()
   uint64_t next_action_ = 1;

@@ -68,21 +68,18 @@ void Engine::changes_from_bits(size_t p, int64_t t_ms, int64_t hold,
     }
   }
   // The instances stay sorted by id. Few change at an evaluation: the blocks between them
-  // move in place (one memmove each), not element by element into a copy.
+  // move in place (one memmove each), not element by element into a copy, and the places of
+  // the changes are found by walking, which reads memory in order, not by binary searches.
   std::vector<ActiveInstance>& v = st.instances;
-  auto lower = [&v](size_t from, size_t to, LabelSetId id) {
-    return static_cast<size_t>(
-        std::lower_bound(v.begin() + static_cast<std::ptrdiff_t>(from),
-                         v.begin() + static_cast<std::ptrdiff_t>(to), id,
-                         [](const ActiveInstance& x, LabelSetId y) { return x.id < y; }) -
-        v.begin());
-  };
   auto at = [&v](size_t i) { return v.begin() + static_cast<std::ptrdiff_t>(i); };
   if (!removed_.empty()) {
     std::sort(removed_.begin(), removed_.end());
-    size_t w = lower(0, v.size(), removed_[0]), rd = w;
+    size_t rd = 0;
+    while (rd < v.size() && v[rd].id < removed_[0]) ++rd;
+    size_t w = rd;
     for (LabelSetId id : removed_) {
-      size_t q = lower(rd, v.size(), id);
+      size_t q = rd;
+      while (q < v.size() && v[q].id < id) ++q;
       std::move(at(rd), at(q), at(w));
       w += q - rd;
       rd = q;
@@ -93,23 +90,26 @@ void Engine::changes_from_bits(size_t p, int64_t t_ms, int64_t hold,
   }
   if (!added_.empty()) {
     std::sort(added_.begin(), added_.end());
-    size_t n = v.size();
-    // Active already: never, by the bits; kept as they are if it were so.
-    added_.erase(std::remove_if(added_.begin(), added_.end(),
-                                [&](LabelSetId id) {
-                                  size_t q = lower(0, n, id);
-                                  return q < n && v[q].id == id;
-                                }),
-                 added_.end());
-    // Room for a few more, not the doubling of resize(): a million instances are 16 MB.
-    if (v.capacity() < n + added_.size()) v.reserve(n + added_.size() + n / 16);
-    v.resize(n + added_.size());
-    size_t rd = n, w = v.size();
+    // Where each goes, from the back: before the first instance with a larger id. One that is
+    // active already (never, by the bits) is left as it is.
+    size_t n = v.size(), rd = n, fresh = 0;
+    places_.resize(added_.size());
     for (size_t k = added_.size(); k-- > 0;) {
-      size_t q = lower(0, rd, added_[k]);
-      std::move_backward(at(q), at(rd), at(w));
-      w -= rd - q;
-      rd = q;
+      while (rd > 0 && v[rd - 1].id > added_[k]) --rd;
+      bool active = rd > 0 && v[rd - 1].id == added_[k];
+      places_[k] = active ? SIZE_MAX : rd;
+      fresh += !active;
+    }
+    // Room for a few more, not the doubling of resize(): a million instances are 16 MB.
+    if (v.capacity() < n + fresh) v.reserve(n + fresh + n / 16);
+    v.resize(n + fresh);
+    rd = n;
+    size_t w = v.size();
+    for (size_t k = added_.size(); k-- > 0;) {
+      if (places_[k] == SIZE_MAX) continue;
+      std::move_backward(at(places_[k]), at(rd), at(w));
+      w -= rd - places_[k];
+      rd = places_[k];
       v[--w] = {added_[k], Instance{t_ms, false, false}};
       notable.push_back({w, true});
     }
