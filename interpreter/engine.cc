@@ -220,6 +220,7 @@ std::vector<Event> Engine::evaluate(int64_t t_ms) {
 
 void Engine::evaluate(int64_t t_ms, const std::function<void(Event&&)>& sink) {
   if (last_eval_ms_ && t_ms <= *last_eval_ms_) return;  // time only moves forward
+  if (t_ms > kLatestMs || t_ms < -kLatestMs) return;    // no instance could hold the time
   last_eval_ms_ = t_ms;
   if (evaluator_.label_sets() > options_.eval.max_label_sets) forget_labels();
   evaluator_.at(t_ms);

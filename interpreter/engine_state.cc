@@ -143,7 +143,8 @@ void Engine::restore(const EngineState& s, int64_t now_ms) {
       inst.acted = is.acted;
       // The time held before the outage still counts; the outage itself was not observed.
       int64_t held = std::max<int64_t>(0, down_ms - is.active_since);
-      inst.active_since = is.firing ? is.active_since : now_ms - held;
+      inst.active_since =
+          std::clamp(is.firing ? is.active_since : now_ms - held, -kLatestMs, kLatestMs);
       st.instances.push_back({evaluator_.intern(is.labels), inst});
     }
     std::sort(st.instances.begin(), st.instances.end(),

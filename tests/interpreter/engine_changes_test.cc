@@ -109,3 +109,13 @@ TEST_CASE("a hold reset and begun again counts its `for` from the new start") {
         "1970-01-01T00:01:45Z hot{i=\"x\"} firing\n"
         "1970-01-01T00:01:45Z hot{i=\"x\"} applied pool 10 -> 11\n");
 }
+
+TEST_CASE("an evaluation time beyond what an instance can hold decides nothing") {
+  // Instances keep their time in 62 bits (about 73 million years); a time past that is
+  // refused whole rather than wrapped into a hold that began in the wrong era.
+  Scenario s(policies("vector(1) > 0", "vector(1) > 1000"));
+  s.engine->set_knob("pool", 10);
+  CHECK(s.engine->evaluate(int64_t{1} << 61).empty());
+  CHECK(s.engine->evaluate(-(int64_t{1} << 61)).empty());
+  CHECK(event_text(s.engine->evaluate(0).at(0)) == "1970-01-01T00:00:00Z hot pending (for 1m)");
+}
