@@ -101,7 +101,7 @@ void Engine::changes_from_bits(size_t p, int64_t t_ms, int64_t hold,
       places_[k] = active ? SIZE_MAX : rd;
       fresh += !active;
     }
-    // Room for a few more, not the doubling of resize(): a million instances are 16 MB.
+    // Room for a few more, not the doubling of resize(): a million instances are 12 MB.
     if (v.capacity() < n + fresh) v.reserve(n + fresh + n / 16);
     v.resize(n + fresh);
     rd = n;
@@ -122,8 +122,8 @@ void Engine::changes_from_bits(size_t p, int64_t t_ms, int64_t hold,
                                                     : SIZE_MAX;
   };
   // Pending instances whose `for` has passed. Looking for them is a pass over the instances,
-  // but only at the evaluations where one may be due; a queue of them would cost a third more
-  // memory than the instances themselves.
+  // but only at the evaluations where one may be due; a queue of them by the time they began
+  // to hold would cost as much memory again as the instances themselves.
   if (t_ms >= st.next_due_ms) {
     st.next_due_ms = INT64_MAX;
     for (size_t i = 0; i < v.size(); ++i) {
