@@ -33,19 +33,12 @@ class SharedLabels {
   const Labels& get() const { return labels_ ? *labels_ : none(); }
   operator const Labels&() const { return get(); }  // NOLINT: reads as Labels
   bool empty() const { return get().empty(); }
-  size_t size() const { return get().size(); }
   Labels::const_iterator begin() const { return get().begin(); }
   Labels::const_iterator end() const { return get().end(); }
-  const Label& operator[](size_t i) const { return get()[i]; }
-  const Label& back() const { return get().back(); }
   friend bool operator==(const SharedLabels& a, const SharedLabels& b) {
     return a.labels_ == b.labels_ || a.get() == b.get();
   }
   friend bool operator==(const SharedLabels& a, const Labels& b) { return a.get() == b; }
-  friend auto operator<=>(const SharedLabels& a, const SharedLabels& b) {
-    return a.get() <=> b.get();
-  }
-  friend auto operator<=>(const SharedLabels& a, const Labels& b) { return a.get() <=> b; }
 
  private:
   static const Labels& none() {
