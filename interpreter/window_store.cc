@@ -36,6 +36,27 @@ bool is_normalized(const Labels& labels) {
   return true;
 }
 
+// The first sample of [begin, end) newer than t, searched from the newest end: the daemon asks
+// for windows that end at (or near) the newest sample and reach a minute or so back into a
+// buffer of an hour, so doubling steps from the end touch only the cache lines that the caller
+// reads next, where a binary search over the buffer starts half a buffer away (a cache miss per
+// probe, for every selector of every evaluation).
+using SampleIt = std::vector<Sample>::const_iterator;
+SampleIt first_after(SampleIt begin, SampleIt end, int64_t t) {
+  if (begin == end || (end - 1)->t_ms <= t) return end;
+  // Invariant: *(end - low) is newer than t; find a step at which it is not, or the front.
+  std::ptrdiff_t size = end - begin, low = 1, high = 2;
+  while (high <= size && (end - high)->t_ms > t) {
+    low = high;
+    high *= 2;
+  }
+  // The answer is in (end - min(high, size+1), end - low]: the first newer sample after the
+  // last older one.
+  SampleIt from = high > size ? begin : end - high + 1;
+  return std::upper_bound(from, end - low, t,
+                          [](int64_t x, const Sample& s) { return x < s.t_ms; });
+}
+
 const Labels kNoLabels;
 const std::vector<uint32_t> kNoSeries;
 
@@ -170,9 +191,8 @@ void WindowStore::range(uint32_t series, int64_t from_ms, int64_t to_ms,
   if (series >= buffers_.size() || to_ms <= from_ms) return;
   const Buffer& b = buffers_[series];
   auto begin = b.samples.begin() + static_cast<std::ptrdiff_t>(b.head);
-  auto after_ts = [](int64_t t, const Sample& s) { return t < s.t_ms; };
-  auto first = std::upper_bound(begin, b.samples.end(), from_ms, after_ts);
-  auto last = std::upper_bound(first, b.samples.end(), to_ms, after_ts);
+  auto last = first_after(begin, b.samples.cend(), to_ms);
+  auto first = first_after(begin, last, from_ms);
   // Branch-free: write every sample, advance past the ones that are not stale markers.
   out.resize(static_cast<size_t>(last - first));
   size_t kept = 0;
@@ -192,9 +212,8 @@ std::span<const Sample> WindowStore::range_view(uint32_t series, int64_t from_ms
     return scratch;
   }
   auto begin = b.samples.begin() + static_cast<std::ptrdiff_t>(b.head);
-  auto after_ts = [](int64_t t, const Sample& s) { return t < s.t_ms; };
-  auto first = std::upper_bound(begin, b.samples.end(), from_ms, after_ts);
-  auto last = std::upper_bound(first, b.samples.end(), to_ms, after_ts);
+  auto last = first_after(begin, b.samples.cend(), to_ms);
+  auto first = first_after(begin, last, from_ms);
   return {b.samples.data() + (first - b.samples.begin()), static_cast<size_t>(last - first)};
 }
 
@@ -209,8 +228,7 @@ std::optional<Sample> WindowStore::instant(uint32_t series, int64_t t_ms,
   if (series >= buffers_.size() || lookback_ms <= 0) return std::nullopt;
   const Buffer& b = buffers_[series];
   auto begin = b.samples.begin() + static_cast<std::ptrdiff_t>(b.head);
-  auto after = std::upper_bound(begin, b.samples.end(), t_ms,
-                                [](int64_t t, const Sample& s) { return t < s.t_ms; });
+  auto after = first_after(begin, b.samples.cend(), t_ms);
   if (after == begin) return std::nullopt;
   const Sample& s = *(after - 1);
   // Prometheus 3.x excludes the left edge: a sample exactly `lookback` old is not seen.

@@ -244,3 +244,44 @@ TEST_CASE("buffers of series scraped together drop their dead prefixes at differ
   // What a buffer holds is what the retention keeps, whenever its prefix went.
   for (uint32_t id : ids) CHECK(store.positioned(id).samples.size() == 61);
 }
+
+// Windows are found from the newest end (first_after): every boundary a query can take, in
+// buffers of 0 to 70 samples with uneven gaps, answers what a filter over all samples answers.
+TEST_CASE("ranges, views and instants answer as a filter over every sample would") {
+  for (int n = 0; n <= 70; ++n) {
+    WindowStore store;
+    uint32_t id = store.series(series_labels("x", std::to_string(n)));
+    std::vector<int64_t> held;
+    int64_t t = 1000;
+    for (int i = 0; i < n; ++i) {
+      t += 1 + (i * 7919) % 5;  // gaps of 1 to 5 ms, so boundaries fall on and between samples
+      store.append(id, t, i);
+      held.push_back(t);
+    }
+    std::vector<Sample> scratch;
+    size_t queries = 0;
+    for (int64_t from = 990; from <= t + 2; ++from) {
+      for (int64_t to = from + 1; to <= t + 3; to += 3) {
+        std::vector<int64_t> expected;
+        for (int64_t h : held) {
+          if (h > from && h <= to) expected.push_back(h);
+        }
+        std::span<const Sample> view = store.range_view(id, from, to, scratch);
+        std::vector<int64_t> viewed;
+        for (const Sample& s : view) viewed.push_back(s.t_ms);
+        REQUIRE(range_times(store, id, from, to) == expected);
+        REQUIRE(viewed == expected);
+        ++queries;
+      }
+      // Instant at `from` with a 4 ms lookback: the newest held sample in (from - 4, from].
+      std::optional<int64_t> newest;
+      for (int64_t h : held) {
+        if (h > from - 4 && h <= from) newest = h;
+      }
+      std::optional<Sample> seen = store.instant(id, from, 4);
+      REQUIRE(seen.has_value() == newest.has_value());
+      if (seen) REQUIRE(seen->t_ms == *newest);
+    }
+    CHECK(queries > 0);
+  }
+}
