@@ -283,6 +283,8 @@ bool Daemon::start(std::string& error) {
   reload_timer_.data = this;
   uv_timer_init(&loop_, &duration_timer_);
   duration_timer_.data = this;
+  uv_timer_init(&loop_, &persist_timer_);
+  persist_timer_.data = this;
   if (options_.duration_seconds > 0) {
     spdlog::info("stopping after {}s (--duration)", options_.duration_seconds);
     uv_timer_start(
@@ -431,11 +433,57 @@ void Daemon::handle(std::vector<Event> events) {
   } else {
     validations_.count(events, nullptr);
   }
+  // The records of one evaluation, and what each action is about to do, are written in one
+  // transaction before any actuator starts: one fsync for them all (synchronous = FULL), where
+  // a write each took one apiece, 3 and more ahead of every action.
+  std::vector<std::string> texts;
+  std::vector<std::optional<StoredAction>> intents;
   for (const Event& e : events) {
-    record(e);
-    apply(e);
+    texts.push_back(event_json(e).dump());
+    record(e, texts.back());
+    intents.push_back(intent(e));
   }
-  if (!events.empty()) persist_state();
+  auto write = [&](size_t i) {
+    bool ok = store_event(events[i], texts[i]);
+    return (!intents[i] || state_->put_action(*intents[i])) && ok;
+  };
+  std::vector<std::string> unrecorded(events.size());
+  bool written = !events.empty() && state_->begin();
+  for (size_t i = 0; written && i < events.size(); ++i) written = write(i);
+  if (written) written = state_->commit();
+  if (!written && !events.empty()) {
+    // One at a time again, as each write is its own transaction: a record the store refuses
+    // then costs only itself, as it did before they were grouped.
+    state_->rollback();
+    for (size_t i = 0; i < events.size(); ++i) {
+      if (!store_event(events[i], texts[i])) store_error();
+      if (intents[i] && !state_->put_action(*intents[i])) {
+        store_error();
+        // Unrecorded, a change would be unknown to the restart after a crash, so nothing
+        // would settle it and it could be made twice: it is not made. A rollback still runs,
+        // since it restores the value the knob had.
+        if (events[i].kind != EventKind::RolledBack)
+          unrecorded[i] = "not carried out: " + state_->last_error();
+      }
+    }
+  }
+  bool started = false;
+  for (size_t i = 0; i < events.size(); ++i) started |= apply(events[i], unrecorded[i]);
+  if (events.empty()) return;
+  if (!started) {
+    persist_state();
+    return;
+  }
+  // An actuator's request leaves at the loop's next turn (CurlMulti's 0 ms timer): the
+  // engine's state, an fsync more, is written on a timer of its own started after it, so the
+  // request goes first. A crash between them is the one the action's own record covers.
+  uv_timer_start(
+      &persist_timer_, [](uv_timer_t* t) { static_cast<Daemon*>(t->data)->persist_state(); }, 0, 0);
+}
+
+void Daemon::store_error() {
+  ++counters_.store_errors;
+  spdlog::error("state store: {}", state_->last_error());
 }
 
 // The validations open now of policies without an `expect`: the engine ends them (confirmed)
@@ -449,64 +497,57 @@ std::vector<uint64_t> Daemon::silent_validations() const {
   return out;
 }
 
-void Daemon::record(const Event& e) {
+void Daemon::record(const Event& e, const std::string& text) {
   if (output_) output_->event(e);
-  nlohmann::json body = event_json(e);
-  std::string text = body.dump();
   if (e.kind == EventKind::Pending || e.kind == EventKind::Resolved) {
     spdlog::debug("{}", event_text(e));
   } else {
     spdlog::info("{}", event_text(e));
   }
-  if (!state_->append_audit(e.t_ms, "event", text)) {
-    ++counters_.store_errors;
-    spdlog::error("state store: {}", state_->last_error());
-  }
+  std::string frame = "event: " + std::string(event_kind_name(e.kind)) + "\ndata: " + text + "\n\n";
+  std::erase_if(streams_, [&](const std::shared_ptr<HttpStream>& s) { return !s->send(frame); });
+}
+
+bool Daemon::store_event(const Event& e, const std::string& text) {
+  if (!state_->append_audit(e.t_ms, "event", text)) return false;
   // A recovery check after a rollback is stored with the action's verdicts, as their sequel;
   // like them it is informational: apply() calls no actuator for it.
   if (e.kind == EventKind::Confirmed || e.kind == EventKind::Inconclusive ||
       e.kind == EventKind::Regressed || e.kind == EventKind::Recovered ||
       e.kind == EventKind::NotRecovered || e.kind == EventKind::RecoveryUnknown) {
-    if (!state_->put_validation(e.action, e.t_ms, e.policy, event_kind_name(e.kind), text)) {
-      ++counters_.store_errors;
-      spdlog::error("state store: {}", state_->last_error());
-    }
+    return state_->put_validation(e.action, e.t_ms, e.policy, event_kind_name(e.kind), text);
   }
-  std::string frame = "event: " + std::string(event_kind_name(e.kind)) + "\ndata: " + text + "\n\n";
-  std::erase_if(streams_, [&](const std::shared_ptr<HttpStream>& s) { return !s->send(frame); });
+  return true;
 }
 
-void Daemon::apply(const Event& e) {
+// The record of a change written before its actuator runs: after a crash the restart knows
+// what was under way. None for events that change nothing, and in a dry run.
+std::optional<StoredAction> Daemon::intent(const Event& e) {
   bool rollback = e.kind == EventKind::RolledBack;
-  if (e.kind != EventKind::Applied && !rollback && e.kind != EventKind::RunActuator) return;
-  if (dry_run_)
-    return;  // the engine itself turns actions into would_apply; rollbacks too stop here
-  int64_t t = now_ms();
-  std::string unrecorded;  // why a change whose record could not be written is not made
-  if (e.kind != EventKind::RunActuator) {
-    StoredAction a;
-    if (rollback) {
-      if (std::optional<StoredAction> known = state_->action(e.action)) a = *known;
-    }
-    a.id = e.action;
-    a.t_ms = rollback && a.t_ms ? a.t_ms : e.t_ms;
-    a.policy = e.policy;
-    if (!rollback) a.instance = labels_text(e.instance);
-    a.knob = e.knob;
-    a.before = rollback ? e.to : e.from;
-    a.after = rollback ? e.from : e.to;
-    a.status = rollback ? "rolling_back" : "applying";
-    a.updated_ms = t;
-    // Written before the actuator runs: after a crash the restart knows what was under way.
-    if (!state_->put_action(a)) {
-      ++counters_.store_errors;
-      spdlog::error("state store: {}", state_->last_error());
-      // Unrecorded, a change would be unknown to the restart after a crash, so nothing would
-      // settle it and it could be made twice: it is not made. A rollback still runs, since it
-      // restores the value the knob had.
-      if (!rollback) unrecorded = "not carried out: " + state_->last_error();
-    }
+  if ((e.kind != EventKind::Applied && !rollback) || dry_run_) return std::nullopt;
+  StoredAction a;
+  if (rollback) {
+    if (std::optional<StoredAction> known = state_->action(e.action)) a = *known;
   }
+  a.id = e.action;
+  a.t_ms = rollback && a.t_ms ? a.t_ms : e.t_ms;
+  a.policy = e.policy;
+  if (!rollback) a.instance = labels_text(e.instance);
+  a.knob = e.knob;
+  a.before = rollback ? e.to : e.from;
+  a.after = rollback ? e.from : e.to;
+  a.status = rollback ? "rolling_back" : "applying";
+  a.updated_ms = now_ms();
+  return a;
+}
+
+// Starts the actuator of an action, a rollback or a `run`, its intent already written (handle);
+// `unrecorded` says why a change whose record could not be written is not made.
+bool Daemon::apply(const Event& e, const std::string& unrecorded) {
+  bool rollback = e.kind == EventKind::RolledBack;
+  if (e.kind != EventKind::Applied && !rollback && e.kind != EventKind::RunActuator) return false;
+  if (dry_run_)
+    return false;  // the engine itself turns actions into would_apply; rollbacks too stop here
   auto& table = e.kind == EventKind::RunActuator ? run_actuators_ : actuators_;
   auto it = table.find(e.knob);
   auto finish = [this, e, rollback](const ActuatorResult& r) {
@@ -582,10 +623,11 @@ void Daemon::apply(const Event& e) {
                [](uv_handle_t* x) { delete reinterpret_cast<uv_idle_t*>(x); });
     });
     pending_.push_back({e.action, e.knob, rollback});
-    return;
+    return false;
   }
   pending_.push_back({e.action, e.knob, rollback});
   it->second->apply(e.to, finish);
+  return true;
 }
 
 std::optional<EngineState> Daemon::stored_engine_state() {
@@ -688,7 +730,6 @@ void Daemon::begin_shutdown() {
 }
 
 void Daemon::finish_shutdown() {
-  static_cast<void>(0);
   if (!stopping_ || uv_is_closing(reinterpret_cast<uv_handle_t*>(&eval_timer_))) return;
   persist_state();
   state_->append_audit(now_ms(), "stop", "{}");
@@ -703,7 +744,8 @@ void Daemon::finish_shutdown() {
        {reinterpret_cast<uv_handle_t*>(&eval_timer_),
         reinterpret_cast<uv_handle_t*>(&shutdown_timer_),
         reinterpret_cast<uv_handle_t*>(&reload_timer_),
-        reinterpret_cast<uv_handle_t*>(&duration_timer_), reinterpret_cast<uv_handle_t*>(&sigterm_),
+        reinterpret_cast<uv_handle_t*>(&duration_timer_),
+        reinterpret_cast<uv_handle_t*>(&persist_timer_), reinterpret_cast<uv_handle_t*>(&sigterm_),
         reinterpret_cast<uv_handle_t*>(&sigint_), reinterpret_cast<uv_handle_t*>(&sighup_)}) {
     uv_close(h, nullptr);
   }

@@ -7,6 +7,7 @@
 
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -23,6 +24,7 @@ class CurlMulti;
 class HttpServer;
 class HttpStream;
 class StateStore;
+struct StoredAction;
 struct HttpRequest;
 struct HttpReply;
 
@@ -91,9 +93,13 @@ class Daemon {
   void reload(const std::string& why);
   void evaluate();
   void handle(std::vector<Event> events);
-  std::vector<uint64_t> silent_validations() const;  // for ValidationTally::count()
-  void apply(const Event& e);
-  void record(const Event& e);
+  std::vector<uint64_t> silent_validations() const;           // for ValidationTally::count()
+  bool apply(const Event& e, const std::string& unrecorded);  // whether an actuator started
+  // What an event shows (live view, log, event stream) and what the state store keeps of it.
+  void record(const Event& e, const std::string& text);
+  bool store_event(const Event& e, const std::string& text);
+  std::optional<StoredAction> intent(const Event& e);
+  void store_error();  // counts and logs the store's last error
   void persist_state();
   std::optional<EngineState> stored_engine_state();
   void reconcile();
@@ -146,6 +152,7 @@ class Daemon {
   uv_timer_t shutdown_timer_{};
   uv_timer_t reload_timer_{};
   uv_timer_t duration_timer_{};  // --duration
+  uv_timer_t persist_timer_{};   // the engine's state, written after an actuator's request left
   uv_signal_t sigterm_{}, sigint_{}, sighup_{};
   std::vector<std::unique_ptr<uv_fs_event_t>> watchers_;
 };
