@@ -213,7 +213,23 @@ Evaluator::MaskBuffer::MaskBuffer(Evaluator& ev) : ev_(ev) {
 
 Evaluator::MaskBuffer::~MaskBuffer() { --ev_.buffers_in_use_; }
 
+// A node computed as a mask is current, for incremental evaluation, as one computed as a value:
+// its consumers compare its changed_pass with theirs.
 NodeId Evaluator::mask(NodeId n, std::vector<uint64_t>& keep) {
+  unchanged(n);  // resolved before its inputs are read, as value_at() does
+  NodeId base = mask_of(n, keep);
+  if (base != kNoNode) {
+    Freshness& f = fresh_[n];
+    f.known = true;
+    f.selector = kNoNode;
+    f.at_ms = now_ms_;
+    f.verified_pass = passes_;
+    ++computed_nodes_;
+  }
+  return base;
+}
+
+NodeId Evaluator::mask_of(NodeId n, std::vector<uint64_t>& keep) {
   masked_[n] = 1;
   if (mask_kind_[n] == MaskKind::Filter) {
     NodeId base = filter_operand_[n];
@@ -260,6 +276,7 @@ NodeId Evaluator::mask(NodeId n, std::vector<uint64_t>& keep) {
 
 bool Evaluator::truth(NodeId n, std::vector<uint64_t>& keep, Truth& out) {
   if (mask_kind_[n] == MaskKind::None || now_state_[n] == kComputed) return false;
+  if (now_state_[n] == kKept) recycle(now_values_[n]);  // the mask is all that is asked for
   NodeId base = mask(n, keep);
   if (base == kNoNode) return false;
   // Compared once per evaluation and base, however many conditions share the base.

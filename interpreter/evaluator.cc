@@ -37,6 +37,33 @@ bool matches(const Matcher& m, std::string_view value) {
   return false;
 }
 
+int64_t saturating_add(int64_t a, int64_t b) { return a > INT64_MAX - b ? INT64_MAX : a + b; }
+
+// From when a series' samples, as they stand, may give an instant selector at t another value:
+// when the sample it sees leaves the lookback. One it does not see stays unseen (only a new
+// sample changes that), unless a sample later than t is stored already.
+int64_t instant_until(std::span<const Sample> live, int64_t t_ms, int64_t lookback_ms) {
+  if (live.empty()) return INT64_MAX;
+  const Sample& newest = live.back();
+  if (newest.t_ms > t_ms) return t_ms + 1;
+  if (is_stale_marker(newest.value) || newest.t_ms <= t_ms - lookback_ms) return INT64_MAX;
+  return saturating_add(newest.t_ms, lookback_ms);
+}
+
+// The same for a window (t - range, t] whose oldest sample is at oldest_ms (nullopt: empty).
+int64_t window_until(std::span<const Sample> live, std::optional<int64_t> oldest_ms, int64_t t_ms,
+                     int64_t range_ms) {
+  if (!live.empty() && live.back().t_ms > t_ms) return t_ms + 1;
+  return oldest_ms ? saturating_add(*oldest_ms, range_ms) : INT64_MAX;
+}
+
+// The oldest sample in a sliding window after its last move, stale markers included (one
+// leaving changes nothing, so the answer is early at worst).
+std::optional<int64_t> oldest_in(const WindowCursor& w, const WindowStore::Positioned& series) {
+  if (w.begin >= w.end || w.begin < series.first) return std::nullopt;
+  return series.samples[w.begin - series.first].t_ms;
+}
+
 }  // namespace
 
 constexpr LabelSetId kUnset = UINT32_MAX;
@@ -61,25 +88,26 @@ Evaluator::Evaluator(const std::vector<Module>& modules, const Program& program,
   }
   uses_left_ = consumers_;
   classify_masks();
+  classify_reuse();
 }
 
 void Evaluator::reset_labels() {
   table_ = LabelTable();
   ++label_generation_;
   series_labels_.clear();
-  layouts_.clear();  // their ids mean nothing now; new stamps follow
+  layouts_.clear();                             // their ids mean nothing now; new stamps follow
+  for (Freshness& f : fresh_) f.known = false;  // nor do the values kept
 }
 
 void Evaluator::at(int64_t t_ms) {
+  if (table_.size() > options_.max_label_sets) reset_labels();
   now_ms_ = t_ms;
   ++passes_;
-  std::fill(now_state_.begin(), now_state_.end(), kNotComputed);
+  carry_over();
   uses_left_ = consumers_;
   past_values_.clear();
-  columns_.clear();
   alignments_.clear();
   std::fill(masked_.begin(), masked_.end(), 0);
-  if (table_.size() > options_.max_label_sets) reset_labels();
 }
 
 const Value& Evaluator::value(NodeId n) { return value_at(n, now_ms_); }
@@ -115,13 +143,29 @@ Vector Evaluator::vector_of_size(size_t n) {
 const Value& Evaluator::value_at(NodeId n, int64_t t_ms) {
   if (t_ms == now_ms_) {
     if (now_state_[n] != kComputed) {
-      NodeId base = kNoNode;
-      if (mask_kind_[n] != MaskKind::None) {
-        MaskBuffer buffer(*this);
-        base = mask(n, *buffer.keep);
-        if (base != kNoNode) now_values_[n] = materialize(base, *buffer.keep, t_ms);
+      Freshness& f = fresh_[n];
+      if (unchanged(n) && now_state_[n] == kKept) {
+        restamp(n);
+      } else {
+        if (now_state_[n] == kKept) {
+          recycle(now_values_[n]);  // of an earlier time
+          columns_.erase(n);
+        }
+        now_state_[n] = kNotComputed;
+        f.known = false;  // until computed: an exception may end it half-way
+        f.selector = kNoNode;
+        NodeId base = kNoNode;
+        if (mask_kind_[n] != MaskKind::None) {
+          MaskBuffer buffer(*this);
+          base = mask(n, *buffer.keep);
+          if (base != kNoNode) now_values_[n] = materialize(base, *buffer.keep, t_ms);
+        }
+        if (base == kNoNode) now_values_[n] = compute(n, t_ms);
+        fresh_[n].known = true;
+        fresh_[n].at_ms = t_ms;
+        ++computed_nodes_;
       }
-      if (base == kNoNode) now_values_[n] = compute(n, t_ms);
+      fresh_[n].verified_pass = passes_;
       now_state_[n] = kComputed;
       // Once every consumer in the graph has read an input, its value is dropped: memory holds
       // the values on the current evaluation front, not one per node. Nodes read from outside
@@ -145,6 +189,7 @@ const Value& Evaluator::value_at(NodeId n, int64_t t_ms) {
 void Evaluator::release(NodeId i) {
   if (uses_left_[i] == 0 || --uses_left_[i] > 0) return;
   if (now_state_[i] == kComputed) {
+    if (keep_for_later(i)) return;  // for the next at(), and any later reader of this one
     recycle(now_values_[i]);
     now_state_[i] = kDropped;
     columns_.erase(i);
@@ -167,7 +212,7 @@ LabelSetId Evaluator::series_labels(uint32_t series) {
 
 // The series a selector's matchers pick, with their samples at t (instant, range_ms == 0) or
 // in (t - range, t].
-Value Evaluator::selector(NodeId n, int64_t t_ms, int64_t range_ms) {
+Value Evaluator::selector(NodeId n, int64_t t_ms, int64_t range_ms, int64_t* until) {
   Value out;
   out.type = range_ms > 0 ? ValueType::Matrix : ValueType::Vector;
   out.matrix.start_ms = t_ms - range_ms;
@@ -175,13 +220,25 @@ Value Evaluator::selector(NodeId n, int64_t t_ms, int64_t range_ms) {
   for (uint32_t id : matching_series(n)) {
     if (range_ms > 0) {
       store_.range(id, t_ms - range_ms, t_ms, scratch_);
+      if (until) {
+        std::optional<int64_t> oldest;
+        if (!scratch_.empty()) oldest = scratch_.front().t_ms;
+        *until =
+            std::min(*until, window_until(store_.positioned(id).samples, oldest, t_ms, range_ms));
+      }
       if (scratch_.empty()) continue;
       auto begin = static_cast<uint32_t>(out.matrix.points.size());
       out.matrix.points.insert(out.matrix.points.end(), scratch_.begin(), scratch_.end());
       out.matrix.series.push_back(
           {series_labels(id), begin, static_cast<uint32_t>(out.matrix.points.size())});
-    } else if (std::optional<Sample> s = store_.instant(id, t_ms, options_.lookback_ms)) {
-      out.vector.push_back({series_labels(id), s->value, s->t_ms});
+    } else {
+      if (until) {
+        *until = std::min(*until,
+                          instant_until(store_.positioned(id).samples, t_ms, options_.lookback_ms));
+      }
+      if (std::optional<Sample> s = store_.instant(id, t_ms, options_.lookback_ms)) {
+        out.vector.push_back({series_labels(id), s->value, s->t_ms});
+      }
     }
   }
   return out;
@@ -293,10 +350,15 @@ Value Evaluator::function(NodeId n, int64_t t_ms) {
       };
       std::vector<WindowSum>* sums = sliding ? windows_of(window_sums_) : nullptr;
       std::vector<WindowOrder>* orders = ordered ? windows_of(window_orders_) : nullptr;
+      // At the current time this node is a leaf: the samples say until when it holds.
+      bool now = t_ms == now_ms_;
+      int64_t until = INT64_MAX;
       Value out;
       for (size_t k = 0; k < ids.size(); ++k) {
         uint32_t id = ids[k];
         std::optional<double> v;
+        WindowStore::Positioned series;
+        if (now) series = store_.positioned(id);
         if (sliding) {
           constexpr size_t kBatch = 16;
           if (k % kBatch == 0) {
@@ -305,10 +367,25 @@ Value Evaluator::function(NodeId n, int64_t t_ms) {
             }
           }
           v = (*sums)[k].at(*sliding, name, store_.positioned(id), t_ms, range_ms, scratch_);
+          if (now) {
+            until =
+                std::min(until, window_until(series.samples, oldest_in((*sums)[k].window(), series),
+                                             t_ms, range_ms));
+          }
         } else if (ordered) {
           v = (*orders)[k].at(*ordered, store_.positioned(id), t_ms, range_ms, scalars);
+          if (now) {
+            until = std::min(
+                until, window_until(series.samples, oldest_in((*orders)[k].window(), series), t_ms,
+                                    range_ms));
+          }
         } else {
           std::span<const Sample> window = store_.range_view(id, start, t_ms, scratch_);
+          if (now) {
+            std::optional<int64_t> oldest;
+            if (!window.empty()) oldest = window.front().t_ms;
+            until = std::min(until, window_until(series.samples, oldest, t_ms, range_ms));
+          }
           if (window.empty()) continue;
           v = range_function_at(name, window, start, t_ms, t_ms, scalars);
         }
@@ -316,6 +393,7 @@ Value Evaluator::function(NodeId n, int64_t t_ms) {
         LabelSetId labels = series_labels(id);
         out.vector.push_back({keep_name ? labels : table_.without_name(labels), *v, t_ms});
       }
+      if (now) note_leaf(n, selector_node, until);
       return out;
     }
   }
@@ -373,12 +451,22 @@ Value Evaluator::compute(NodeId n, int64_t t_ms) {
       out.string = expr_of(n).string_value;
       return out;
     }
-    case NodeKind::Selector:
-      return selector(n, t_ms, 0);
+    case NodeKind::Selector: {
+      if (t_ms != now_ms_) return selector(n, t_ms, 0);
+      int64_t until = INT64_MAX;
+      Value out = selector(n, t_ms, 0, &until);
+      note_leaf(n, n, until);
+      return out;
+    }
     case NodeKind::Range: {
       NodeId in = inputs(n).front();
       // x[5m] offset 1m compiles as offset(range(x)); range(offset(x)) is not PromQL.
-      return selector(in, t_ms, seconds_to_ms(expr_of(n).number));
+      int64_t range_ms = seconds_to_ms(expr_of(n).number);
+      if (t_ms != now_ms_) return selector(in, t_ms, range_ms);
+      int64_t until = INT64_MAX;
+      Value out = selector(in, t_ms, range_ms, &until);
+      note_leaf(n, in, until);
+      return out;
     }
     case NodeKind::Subquery:
       return subquery(n, t_ms);

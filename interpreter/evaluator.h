@@ -1,7 +1,10 @@
 // Evaluates compiled expressions over the window store at a time t, exactly as a Prometheus
 // instant query at t would. Nodes are evaluated from their graph inputs; a node is computed once
 // per (node, time) within one Evaluator::at() pass, so an expression shared by many policies
-// is computed once for all of them.
+// is computed once for all of them. Evaluation is incremental across passes: a value is kept
+// from one at() to the next and used again while no sample of the series under it arrived and
+// none left its window or lookback (incremental.cc), so a sample re-evaluates only the nodes
+// downstream of its series.
 #pragma once
 
 #include <deque>
@@ -26,6 +29,11 @@ struct EvalOptions {
   // Derived label sets are forgotten at the next at() once there are more than this many, so a
   // long-running evaluator stays bounded whatever the series churn.
   size_t max_label_sets = 1'000'000;
+  // Values kept from one at() to the next for the nodes downstream of series that did not
+  // change, at most this many elements (vector samples and range points) in all. Off, every
+  // node is computed afresh at every time (the differential tests compare the two).
+  bool incremental = true;
+  size_t max_kept_elements = 1 << 18;
 };
 
 class Evaluator {
@@ -33,7 +41,9 @@ class Evaluator {
   Evaluator(const std::vector<Module>& modules, const Program& program, const WindowStore& store,
             EvalOptions options = {});
 
-  // Starts a new evaluation time: what was computed for an earlier time is forgotten.
+  // Starts a new evaluation time. Times only move forward for incremental evaluation to pay:
+  // a value computed earlier is used again only at the same or a later time, and only where no
+  // sample under it arrived or aged out since.
   void at(int64_t t_ms);
   // The value of node n at the current time. Throws EvalError for a query Prometheus refuses
   // at run time.
@@ -66,6 +76,9 @@ class Evaluator {
   // Counts the times the label table started again: ids from before mean nothing after.
   uint64_t label_generation() const { return label_generation_; }
   void forget_labels() { reset_labels(); }
+  // Nodes computed at a current time since construction, not counting those whose kept value
+  // was used again (incremental evaluation's measure, for tests and benchmarks).
+  uint64_t computed_nodes() const { return computed_nodes_; }
 
   // The current value of a knob, for expressions that read one; unset or nullopt means unknown
   // (the expression then has no value).
@@ -77,7 +90,8 @@ class Evaluator {
  private:
   const Value& value_at(NodeId n, int64_t t_ms);
   Value compute(NodeId n, int64_t t_ms);
-  Value selector(NodeId n, int64_t t_ms, int64_t range_ms);
+  // `until`, when given, is lowered to the time from which these samples may give another value.
+  Value selector(NodeId n, int64_t t_ms, int64_t range_ms, int64_t* until = nullptr);
   const std::vector<uint32_t>& matching_series(NodeId selector);
   Value subquery(NodeId n, int64_t t_ms);
   Value function(NodeId n, int64_t t_ms);
@@ -85,6 +99,33 @@ class Evaluator {
   const Expr& expr_of(NodeId n) const;
   LabelSetId series_labels(uint32_t series);
   void reset_labels();
+
+  // Incremental evaluation (incremental.cc). Per node: what its value was computed from, so a
+  // value kept from an earlier at() is used again when nothing under it changed.
+  struct Freshness {
+    uint64_t verified_pass = 0;  // the at() at which the value was last computed or found the same
+    uint64_t changed_pass = 0;   // the at() at which it last changed
+    uint64_t resolved_pass = 0;  // the at() at which unchanged() last answered
+    int64_t at_ms = 0;           // the time it was last computed at
+    // A leaf reads the store through `selector` (kNoNode for a node computed from its inputs):
+    // the store's appends() then, how many series the selector matched, and the time from which
+    // the same samples may give another value (one leaving the window or the lookback).
+    NodeId selector = kNoNode;
+    uint32_t matched = 0;
+    uint64_t appends = 0;
+    int64_t until_ms = 0;
+    bool known = false;     // computed at a current time in this label generation
+    bool reusable = false;  // by kind: follows from its inputs and samples, not from the time
+  };
+  void classify_reuse();
+  // Whether n's value at the current time is the one it had at its last verified_pass; answered
+  // once per at(), after which changed_pass says so to every consumer.
+  bool unchanged(NodeId n);
+  bool series_unchanged(const Freshness& f);
+  void note_leaf(NodeId n, NodeId selector, int64_t until_ms);
+  bool keep_for_later(NodeId n);  // whether a released value stays for the next at()
+  void carry_over();              // at(): the values that stay, within max_kept_elements
+  void restamp(NodeId n);         // a kept value's evaluation times, moved to the current time
 
   // The conjunction fast path (conjunction.cc): a comparison with a constant (`x > 0.5`) and an
   // `and` of such comparisons are computed as masks over their operand's vector, so that 1,000
@@ -104,6 +145,7 @@ class Evaluator {
   // The mask of node n over its base vector (written to keep); returns the base node, or
   // kNoNode when n cannot be computed as a mask at this time (a scalar operand).
   NodeId mask(NodeId n, std::vector<uint64_t>& keep);
+  NodeId mask_of(NodeId n, std::vector<uint64_t>& keep);  // mask() without the bookkeeping
   // A mask buffer for the length of one computation; masks nest (an operand can itself be
   // computed through masks), so buffers are a stack.
   struct MaskBuffer {
@@ -129,11 +171,15 @@ class Evaluator {
   std::vector<std::vector<NodeId>> inputs_;  // graph in-edges, in operand order
   int64_t now_ms_ = 0;
   // Values at the current time, by node; values at other times (offsets, subqueries) by key.
-  enum : uint8_t { kNotComputed, kComputed, kDropped };
+  // kKept: a value computed at an earlier time, used again once unchanged() says so.
+  enum : uint8_t { kNotComputed, kComputed, kDropped, kKept };
   std::vector<Value> now_values_;
   std::vector<uint8_t> now_state_;
   std::vector<uint32_t> consumers_;  // expression nodes that read each node
   std::vector<uint32_t> uses_left_;  // consumers not yet computed at the current time
+  std::vector<Freshness> fresh_;     // by node
+  size_t kept_elements_ = 0;         // in values kept for the next at()
+  uint64_t computed_nodes_ = 0;
   std::unordered_map<uint64_t, std::unordered_map<int64_t, Value>> past_values_;
   LabelTable table_;
   uint64_t label_generation_ = 0;

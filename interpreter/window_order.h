@@ -29,6 +29,10 @@ class WindowOrder {
   std::optional<double> at(Fn fn, const WindowStore::Positioned& series, int64_t t_ms,
                            int64_t range_ms, std::span<const double> args);
 
+  // Where the window stood after the last call (incremental evaluation asks when its oldest
+  // sample leaves).
+  const WindowCursor& window() const { return window_; }
+
  private:
   void add(Fn fn, const WindowStore::Positioned& series, uint64_t position, double v);
   void remove(Fn fn, uint64_t position, double v);

@@ -114,7 +114,7 @@ WindowStore::Append WindowStore::append(uint32_t series, int64_t t_ms, double va
   if (b.samples.size() == b.samples.capacity() || b.head >= b.compact_at) make_room(b, series);
   b.samples.push_back(Sample{t_ms, value});
   if (is_stale_marker(value)) b.newest_stale_ms = t_ms;
-  ++counters_.accepted;
+  b.appended_at = ++counters_.accepted;
   evict(b, t_ms);
   return Append::Accepted;
 }

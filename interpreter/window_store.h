@@ -80,6 +80,13 @@ class WindowStore : public SampleSink {
   std::optional<int64_t> oldest_ms() const;
 
   const StoreCounters& counters() const { return counters_; }
+  // Samples accepted so far, and that count as it stood when a series last accepted one: a
+  // reader that noted appends() at some point knows, series by series, which changed since
+  // (the evaluator re-evaluates only what is downstream of those).
+  uint64_t appends() const { return counters_.accepted; }
+  uint64_t appended_at(uint32_t series) const {
+    return series < buffers_.size() ? buffers_[series].appended_at : 0;
+  }
   size_t sample_count() const;  // samples held now, across all series
   size_t sample_bytes() const;  // bytes the sample buffers have allocated, dead prefixes included
 
@@ -92,6 +99,7 @@ class WindowStore : public SampleSink {
     uint64_t erased = 0;  // samples removed from the front of `samples`: positions' offset
     int64_t newest_stale_ms = INT64_MIN;  // the newest stale marker appended, if any
     size_t compact_at = SIZE_MAX;  // a head at which the dead prefix goes before the vector fills
+    uint64_t appended_at = 0;      // counters_.accepted after this series' newest sample came
   };
   void evict(Buffer& b, int64_t newest_ms);
   static void make_room(Buffer& b, uint32_t series);

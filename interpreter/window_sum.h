@@ -43,6 +43,10 @@ class WindowSum {
     }
   }
 
+  // Where the window stood after the last call (incremental evaluation asks when its oldest
+  // sample leaves).
+  const WindowCursor& window() const { return window_; }
+
  private:
   void add(double v);
   void remove(double v);
