@@ -216,17 +216,48 @@ Evaluator::MaskBuffer::~MaskBuffer() { --ev_.buffers_in_use_; }
 // A node computed as a mask is current, for incremental evaluation, as one computed as a value:
 // its consumers compare its changed_pass with theirs.
 NodeId Evaluator::mask(NodeId n, std::vector<uint64_t>& keep) {
-  unchanged(n);  // resolved before its inputs are read, as value_at() does
+  Freshness& f = fresh_[n];
+  // Resolved before its inputs are read, as value_at() does.
+  if (unchanged(n)) {
+    auto kept = kept_masks_.find(n);
+    if (kept != kept_masks_.end() && kept->second.pass >= f.changed_pass) {
+      // The base is read as the caller reads it (materialize, truth's layout).
+      const Value& base = value_at(kept->second.base, now_ms_);
+      if (base.type == ValueType::Vector &&
+          (base.vector.size() + 63) / 64 == kept->second.bits.size()) {
+        keep = kept->second.bits;
+        mark_masked(n);
+        f.verified_pass = passes_;
+        return kept->second.base;
+      }
+    }
+  }
   NodeId base = mask_of(n, keep);
-  if (base != kNoNode) {
-    Freshness& f = fresh_[n];
-    f.known = true;
-    f.selector = kNoNode;
-    f.at_ms = now_ms_;
-    f.verified_pass = passes_;
-    ++computed_nodes_;
+  if (base == kNoNode) return kNoNode;
+  f.known = true;
+  f.selector = kNoNode;
+  f.at_ms = now_ms_;
+  f.verified_pass = passes_;
+  ++computed_nodes_;
+  if (options_.incremental && f.reusable) {
+    KeptMask& kept = kept_masks_[n];
+    kept_mask_words_ -= kept.bits.size();
+    if (kept_mask_words_ + keep.size() <= options_.max_kept_elements) {
+      kept = {passes_, base, keep};
+      kept_mask_words_ += keep.size();
+    } else {
+      kept_masks_.erase(n);
+    }
   }
   return base;
+}
+
+void Evaluator::mark_masked(NodeId n) {
+  masked_[n] = 1;
+  if (mask_kind_[n] == MaskKind::And) {
+    mark_masked(inputs_[n][0]);
+    mark_masked(inputs_[n][1]);
+  }
 }
 
 NodeId Evaluator::mask_of(NodeId n, std::vector<uint64_t>& keep) {

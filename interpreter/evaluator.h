@@ -146,6 +146,16 @@ class Evaluator {
   // kNoNode when n cannot be computed as a mask at this time (a scalar operand).
   NodeId mask(NodeId n, std::vector<uint64_t>& keep);
   NodeId mask_of(NodeId n, std::vector<uint64_t>& keep);  // mask() without the bookkeeping
+  void mark_masked(NodeId n);  // n and the masks under it, as mask_of() marks them
+  // The bits of masks whose inputs did not change are kept from one at() to the next: a
+  // thousand policies over an unchanged expression then cost a copy each, not a comparison.
+  struct KeptMask {
+    uint64_t pass = 0;  // the at() they were computed at
+    NodeId base = kNoNode;
+    std::vector<uint64_t> bits;
+  };
+  std::unordered_map<NodeId, KeptMask> kept_masks_;
+  size_t kept_mask_words_ = 0;
   // A mask buffer for the length of one computation; masks nest (an operand can itself be
   // computed through masks), so buffers are a stack.
   struct MaskBuffer {

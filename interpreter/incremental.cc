@@ -67,7 +67,14 @@ bool Evaluator::unchanged(NodeId n) {
   Freshness& f = fresh_[n];
   if (f.resolved_pass == passes_) return f.changed_pass != passes_;
   f.resolved_pass = passes_;
-  bool same = options_.incremental && f.reusable && f.known && now_ms_ >= f.at_ms;
+  if (!options_.incremental) {
+    f.changed_pass = passes_;
+    return false;
+  }
+  // Constants never change (and masks read theirs without computing them).
+  NodeKind own = program_.graph[n].kind;
+  if (own == NodeKind::Number || own == NodeKind::String) return true;
+  bool same = f.reusable && f.known && now_ms_ >= f.at_ms;
   bool leaf = f.selector != kNoNode;
   if (same && leaf) same = now_ms_ < f.until_ms && series_unchanged(f);
   for (size_t k = 0; same && k < inputs_[n].size(); ++k) {
