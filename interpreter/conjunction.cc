@@ -215,20 +215,19 @@ Evaluator::MaskBuffer::~MaskBuffer() { --ev_.buffers_in_use_; }
 
 // A node computed as a mask is current, for incremental evaluation, as one computed as a value:
 // its consumers compare its changed_pass with theirs.
-NodeId Evaluator::mask(NodeId n, std::vector<uint64_t>& keep) {
+NodeId Evaluator::mask(NodeId n, std::vector<uint64_t>& keep, bool outermost) {
   Freshness& f = fresh_[n];
   // Resolved before its inputs are read, as value_at() does.
-  if (unchanged(n)) {
-    auto kept = kept_masks_.find(n);
-    if (kept != kept_masks_.end() && kept->second.pass >= f.changed_pass) {
+  if (unchanged(n) && n < kept_masks_.size()) {
+    KeptMask& kept = kept_masks_[n];
+    if (kept.base != kNoNode && kept.pass >= f.changed_pass) {
       // The base is read as the caller reads it (materialize, truth's layout).
-      const Value& base = value_at(kept->second.base, now_ms_);
-      if (base.type == ValueType::Vector &&
-          (base.vector.size() + 63) / 64 == kept->second.bits.size()) {
-        keep = kept->second.bits;
+      const Value& base = value_at(kept.base, now_ms_);
+      if (base.type == ValueType::Vector && (base.vector.size() + 63) / 64 == kept.bits.size()) {
+        keep = kept.bits;
         mark_masked(n);
         f.verified_pass = passes_;
-        return kept->second.base;
+        return kept.base;
       }
     }
   }
@@ -239,14 +238,17 @@ NodeId Evaluator::mask(NodeId n, std::vector<uint64_t>& keep) {
   f.at_ms = now_ms_;
   f.verified_pass = passes_;
   ++computed_nodes_;
-  if (options_.incremental && f.reusable) {
+  if (options_.incremental && outermost) {
+    if (kept_masks_.size() <= n) kept_masks_.resize(now_state_.size());
     KeptMask& kept = kept_masks_[n];
     kept_mask_words_ -= kept.bits.size();
     if (kept_mask_words_ + keep.size() <= options_.max_kept_elements) {
-      kept = {passes_, base, keep};
+      kept.pass = passes_;
+      kept.base = base;
+      kept.bits.assign(keep.begin(), keep.end());  // in the buffer of the last time
       kept_mask_words_ += keep.size();
     } else {
-      kept_masks_.erase(n);
+      kept = KeptMask{};
     }
   }
   return base;
@@ -270,11 +272,11 @@ NodeId Evaluator::mask_of(NodeId n, std::vector<uint64_t>& keep) {
     return base;
   }
   // `l and r`: the elements of l whose signature some element of r has.
-  NodeId left = mask(inputs_[n][0], keep);
+  NodeId left = mask(inputs_[n][0], keep, false);
   if (left == kNoNode) return kNoNode;
   MaskBuffer buffer(*this);
   std::vector<uint64_t>& other = *buffer.keep;
-  NodeId right = mask(inputs_[n][1], other);
+  NodeId right = mask(inputs_[n][1], other, false);
   if (right == kNoNode) return kNoNode;
   const Alignment& a = alignment(n, left, right);
   size_t size = now_values_[left].vector.size();

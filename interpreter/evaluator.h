@@ -144,7 +144,8 @@ class Evaluator {
   void classify_masks();
   // The mask of node n over its base vector (written to keep); returns the base node, or
   // kNoNode when n cannot be computed as a mask at this time (a scalar operand).
-  NodeId mask(NodeId n, std::vector<uint64_t>& keep);
+  // `outermost`: n is what the caller asked for, not a mask under it (only those keep bits).
+  NodeId mask(NodeId n, std::vector<uint64_t>& keep, bool outermost = true);
   NodeId mask_of(NodeId n, std::vector<uint64_t>& keep);  // mask() without the bookkeeping
   void mark_masked(NodeId n);  // n and the masks under it, as mask_of() marks them
   // The bits of masks whose inputs did not change are kept from one at() to the next: a
@@ -154,7 +155,7 @@ class Evaluator {
     NodeId base = kNoNode;
     std::vector<uint64_t> bits;
   };
-  std::unordered_map<NodeId, KeptMask> kept_masks_;
+  std::vector<KeptMask> kept_masks_;  // by node
   size_t kept_mask_words_ = 0;
   // A mask buffer for the length of one computation; masks nest (an operand can itself be
   // computed through masks), so buffers are a stack.
