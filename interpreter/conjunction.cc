@@ -218,7 +218,7 @@ Evaluator::MaskBuffer::~MaskBuffer() { --ev_.buffers_in_use_; }
 NodeId Evaluator::mask(NodeId n, std::vector<uint64_t>& keep, bool outermost) {
   Freshness& f = fresh_[n];
   // Resolved before its inputs are read, as value_at() does.
-  if (unchanged(n) && n < kept_masks_.size()) {
+  if (unchanged(n)) {
     KeptMask& kept = kept_masks_[n];
     if (kept.base != kNoNode && kept.pass >= f.changed_pass) {
       // The base is read as the caller reads it (materialize, truth's layout).
@@ -239,7 +239,6 @@ NodeId Evaluator::mask(NodeId n, std::vector<uint64_t>& keep, bool outermost) {
   f.verified_pass = passes_;
   ++computed_nodes_;
   if (options_.incremental && outermost) {
-    if (kept_masks_.size() <= n) kept_masks_.resize(now_state_.size());
     KeptMask& kept = kept_masks_[n];
     kept_mask_words_ -= kept.bits.size();
     if (kept_mask_words_ + keep.size() <= options_.max_kept_elements) {

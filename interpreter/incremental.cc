@@ -41,6 +41,7 @@ size_t elements(const Value& v) {
 void Evaluator::classify_reuse() {
   size_t n = boost::num_vertices(program_.graph);
   fresh_.assign(n, Freshness{});
+  kept_masks_.resize(n);  // never again: mask() holds references into it across value_at()
   for (NodeId v = 0; v < n; ++v) {
     switch (program_.graph[v].kind) {
       case NodeKind::Number:
@@ -76,7 +77,11 @@ bool Evaluator::unchanged(NodeId n) {
   if (own == NodeKind::Number || own == NodeKind::String) return true;
   bool same = f.reusable && f.known && now_ms_ >= f.at_ms;
   bool leaf = f.selector != kNoNode;
-  if (same && leaf) same = now_ms_ < f.until_ms && series_unchanged(f);
+  if (same && leaf) {
+    same = now_ms_ < f.until_ms && series_unchanged(f);
+    // What arrived since went to other series: the next look starts from here.
+    if (same) f.appends = store_.appends();
+  }
   for (size_t k = 0; same && k < inputs_[n].size(); ++k) {
     NodeId i = inputs_[n][k];
     NodeKind kind = program_.graph[i].kind;
