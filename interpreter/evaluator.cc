@@ -357,8 +357,10 @@ Value Evaluator::function(NodeId n, int64_t t_ms) {
       for (size_t k = 0; k < ids.size(); ++k) {
         uint32_t id = ids[k];
         std::optional<double> v;
+        // Sliding windows are only kept at the current time, so `series` is there for them.
         WindowStore::Positioned series;
         if (now) series = store_.positioned(id);
+        std::optional<int64_t> oldest;
         if (sliding) {
           constexpr size_t kBatch = 16;
           if (k % kBatch == 0) {
@@ -366,29 +368,19 @@ Value Evaluator::function(NodeId n, int64_t t_ms) {
               (*sums)[j].prefetch(store_.positioned(ids[j]));
             }
           }
-          v = (*sums)[k].at(*sliding, name, store_.positioned(id), t_ms, range_ms, scratch_);
-          if (now) {
-            until =
-                std::min(until, window_until(series.samples, oldest_in((*sums)[k].window(), series),
-                                             t_ms, range_ms));
-          }
+          v = (*sums)[k].at(*sliding, name, series, t_ms, range_ms, scratch_);
+          oldest = oldest_in((*sums)[k].window(), series);
         } else if (ordered) {
-          v = (*orders)[k].at(*ordered, store_.positioned(id), t_ms, range_ms, scalars);
-          if (now) {
-            until = std::min(
-                until, window_until(series.samples, oldest_in((*orders)[k].window(), series), t_ms,
-                                    range_ms));
-          }
+          v = (*orders)[k].at(*ordered, series, t_ms, range_ms, scalars);
+          oldest = oldest_in((*orders)[k].window(), series);
         } else {
           std::span<const Sample> window = store_.range_view(id, start, t_ms, scratch_);
-          if (now) {
-            std::optional<int64_t> oldest;
-            if (!window.empty()) oldest = window.front().t_ms;
-            until = std::min(until, window_until(series.samples, oldest, t_ms, range_ms));
+          if (!window.empty()) {
+            oldest = window.front().t_ms;
+            v = range_function_at(name, window, start, t_ms, t_ms, scalars);
           }
-          if (window.empty()) continue;
-          v = range_function_at(name, window, start, t_ms, t_ms, scalars);
         }
+        if (now) until = std::min(until, window_until(series.samples, oldest, t_ms, range_ms));
         if (!v) continue;
         LabelSetId labels = series_labels(id);
         out.vector.push_back({keep_name ? labels : table_.without_name(labels), *v, t_ms});
