@@ -2,7 +2,7 @@
 // P policies; prints its CPU, memory and scrape-to-action latency against the issue's targets.
 //
 //   bench_daemon [--series 10000] [--policies 1000] [--seconds 60] [--scrape-interval 1s]
-//                [--retention 6m] [--quiet-seconds 15] [--keep]
+//                [--retention D] [--quiet-seconds 15] [--keep]
 //
 // Latency runs from the arrival at the exporter of the scrape request whose answer flips a probe
 // series (the body is built beforehand, so serving it costs a move) to the arrival of the
@@ -77,7 +77,8 @@ std::optional<int64_t> duration_ms(const std::string& text) {
 struct BenchOptions {
   int series = 10000, policies = 1000, seconds = 60, quiet_seconds = 15;
   int64_t interval_ms = 1000;
-  std::string retention = "6m";  // the policies read [5m] windows: check wants them covered
+  // "": the daemon's default, what the policies read (here 2m, the longest `within`)
+  std::string retention;
   bool keep = false;
 };
 
@@ -312,7 +313,8 @@ void write_config(const std::filesystem::path& path, const BenchOptions& o, int 
   std::string base = "http://127.0.0.1:" + std::to_string(port);
   std::ofstream c(path);
   c << "policies = [\"policies/\"]\nstate_file = \"state.db\"\nevaluation_interval = \"15s\"\n"
-    << "shutdown_deadline = \"5s\"\nretention = \"" << o.retention << "\"\n"
+    << "shutdown_deadline = \"5s\"\n"
+    << (o.retention.empty() ? "" : "retention = \"" + o.retention + "\"\n")
     << "\n[control]\nlisten = \"127.0.0.1:0\"\n"
     << "\n[[scrape]]\nname = \"bench\"\nurl = \"" << base
     << "/metrics\"\ninterval = " << static_cast<double>(o.interval_ms) / 1000.0
@@ -499,7 +501,7 @@ int main(int argc, char** argv) {
   if (!parse_options(argc, argv, run.options)) {
     std::fprintf(stderr,
                  "usage: bench_daemon [--series N>=20] [--policies N>=3] [--seconds N] "
-                 "[--scrape-interval 1s] [--retention 6m] [--quiet-seconds 15] [--keep]\n");
+                 "[--scrape-interval 1s] [--retention D] [--quiet-seconds 15] [--keep]\n");
     return 2;
   }
   const BenchOptions& o = run.options;
@@ -545,7 +547,8 @@ int main(int argc, char** argv) {
       "%d knobs, a scrape every %lld ms, retention %s; %u cores, load average %s\n"
       "check: %s",
       o.series, layout.metrics, o.policies, o.policies - 2, knobs + 2,
-      static_cast<long long>(o.interval_ms), o.retention.c_str(),
+      static_cast<long long>(o.interval_ms),
+      o.retention.empty() ? "what the policies read" : o.retention.c_str(),
       std::thread::hardware_concurrency(), load_average().c_str(),
       checked == std::string::npos ? "?\n" : check_out.substr(checked).c_str());
 
@@ -646,7 +649,8 @@ int main(int argc, char** argv) {
               before->rss_mb, after->rss_mb, (after->rss_mb - before->rss_mb) * 60 / window);
   // The longest the daemon keeps anything: samples for the retention, and the values of every
   // `expect` expression for 2 x within + 1m (here 5m), ready to be a baseline.
-  double kept_s = std::max(static_cast<double>(*duration_ms(o.retention)) / 1e3, 300.0);
+  double retention_s = o.retention.empty() ? 120 : static_cast<double>(*duration_ms(o.retention)) / 1e3;
+  double kept_s = std::max(retention_s, 300.0);
   if (o.quiet_seconds + window < kept_s + 30) {
     std::printf(
         "note: the run is shorter than what the daemon keeps (%.0f s: the retention, and "

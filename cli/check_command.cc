@@ -146,7 +146,8 @@ void check_retention(const DaemonConfig& config, const std::string& shown, const
   double most = need.seconds;
   const Module* where = need.module;
   Span span = need.span;
-  if (!where || most <= config.retention_seconds) return;
+  // Unset, the daemon keeps what the policies read.
+  if (config.retention_seconds <= 0 || !where || most <= config.retention_seconds) return;
   out.push_back(at_policy(*where, span,
                           "this reads " + duration_words(most) + " of history, but " + shown +
                               " keeps " + duration_words(config.retention_seconds) + " (retention)",

@@ -227,8 +227,10 @@ int run_simulate(const SimulateCommand& cmd) {
   // The store keeps what the policies read, not the whole recording: a replay's memory then
   // grows with its series and windows, as the daemon's does, not with the recording's length.
   StoreLimits limits;
-  limits.retention_ms = static_cast<int64_t>(
-      std::ceil(std::max(longest_history(set.modules, false).seconds, 300.0) * 1000));
+  // At least 1 ms (0 would keep everything): policies of instant selectors read the newest
+  // sample only, and a replay evaluates no earlier than the samples it has given the store.
+  limits.retention_ms = std::max<int64_t>(
+      1, static_cast<int64_t>(std::ceil(longest_history(set.modules, false).seconds * 1000)));
   WindowStore store(limits);
   EngineOptions options;
   options.local_time = system_local_time;

@@ -8,8 +8,10 @@
 
 namespace setpoint {
 
-// Seconds of history one expression reads: a range its own window, an instant selector
-// Prometheus' 5-minute lookback, offsets and subqueries added to what they wrap.
+// Seconds of history, back from a series' newest sample, that one expression reads when it is
+// evaluated at the time of the newest samples: a range its own window; an instant selector none
+// (it takes the newest sample), but Prometheus' 5-minute lookback under an offset or a subquery,
+// whose shift is added to what they wrap.
 double history_needed(const Module& m, ExprId id);
 
 // The most any expression of the modules reads, and where; with `within`, also the longest

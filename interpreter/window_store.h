@@ -48,6 +48,10 @@ class WindowStore : public SampleSink {
   // like any sample and ends the series for instant selectors from its timestamp on.
   Append append(uint32_t series, int64_t t_ms, double value);
 
+  // A new retention (a reload's policies read more or less history): applies from each series'
+  // next sample on.
+  void set_retention(int64_t retention_ms) { limits_.retention_ms = retention_ms; }
+
   size_t series_count() const;
   const Labels& labels(uint32_t series) const;
   // The series whose __name__ is `name`, in the order they were added.

@@ -14,6 +14,7 @@
 #include <random>
 #include <sstream>
 
+#include "interpreter/history_needed.h"
 #include "runtime/curl_multi.h"
 #include "runtime/engine_state_json.h"
 #include "runtime/event_json.h"
@@ -159,12 +160,23 @@ std::unique_ptr<Daemon::Loaded> Daemon::load(std::vector<std::string>& diagnosti
   return loaded;
 }
 
+int64_t Daemon::retention_ms(const PolicySet& set) const {
+  if (config_.retention_seconds > 0) return ms(config_.retention_seconds);
+  if (!options_.record_path.empty() || !options_.report_path.empty()) return ms(3600);
+  // At least 1 ms (0 keeps everything): an instant selector reads the newest sample only.
+  return std::max<int64_t>(1, ms(longest_history(set.modules, true).seconds));
+}
+
+// The events and evaluation times the report draws are small: an hour of them unless set.
+int64_t Daemon::report_ms() const {
+  return config_.retention_seconds > 0 ? ms(config_.retention_seconds) : ms(3600);
+}
+
 bool Daemon::start(std::string& error) {
   started_ms_ = now_ms();
   StoreLimits limits;
   limits.max_series = config_.max_series;
-  limits.retention_ms = ms(config_.retention_seconds);
-  store_ = std::make_unique<WindowStore>(limits);
+  store_ = std::make_unique<WindowStore>(limits);  // its retention once the policies are known
 
   state_ = StateStore::open(config_.state_file, error);
   if (!state_) return false;
@@ -176,6 +188,7 @@ bool Daemon::start(std::string& error) {
     for (const std::string& d : diagnostics) error += "\n" + d;
     return false;
   }
+  store_->set_retention(retention_ms(loaded_->set));
   if (!load_token(config_, token_, error)) return false;
   options_.policy_paths = config_.policies;
   if (!config_.queries.empty()) {
@@ -187,7 +200,8 @@ bool Daemon::start(std::string& error) {
         "with several sources, an evaluation may come while another source's scrape is in "
         "flight";
   }
-  output_ = std::make_unique<RunOutput>(options_, started_ms_, config_.retention_seconds);
+  output_ =
+      std::make_unique<RunOutput>(options_, started_ms_, static_cast<double>(report_ms()) / 1000);
 
   // What the last run left: its state, then the knobs as they were last set.
   bool restored = false;
@@ -695,6 +709,7 @@ void Daemon::reload(const std::string& why) {
   }
   next->engine->restore(loaded_->engine->state(), last_reload_ms_);
   loaded_ = std::move(next);
+  store_->set_retention(retention_ms(loaded_->set));
   stored_digests_.clear();  // other policies, other indices: the next write writes them all
   validations_.sync(silent_validations());  // a policy left out took its validations along
   state_->put_policy_set(loaded_->hash, "[]", last_reload_ms_);

@@ -90,6 +90,10 @@ class Daemon {
 
   bool start(std::string& error);
   std::unique_ptr<Loaded> load(std::vector<std::string>& diagnostics);
+  // What the window store keeps for these policies: the configured retention, or by default
+  // what they read (1h when the run writes a recording or a report, which show that history).
+  int64_t retention_ms(const PolicySet& set) const;
+  int64_t report_ms() const;  // how long the report's events and evaluation times are kept
   void reload(const std::string& why);
   void evaluate();
   void handle(std::vector<Event> events);

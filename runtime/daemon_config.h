@@ -113,7 +113,7 @@ struct DaemonConfig {
   double evaluation_interval_seconds = 15;
   double shutdown_deadline_seconds = 30;  // SIGTERM waits this long for actions in flight
   size_t max_series = 1'000'000;          // the window store's bound
-  double retention_seconds = 3600;        // how much history the window store keeps
+  double retention_seconds = 0;  // how much history the window store keeps; 0: Daemon decides
   ControlConfig control;
   PushSourceConfig push;
   std::vector<ScrapeSourceConfig> scrapes;
