@@ -649,7 +649,8 @@ int main(int argc, char** argv) {
               before->rss_mb, after->rss_mb, (after->rss_mb - before->rss_mb) * 60 / window);
   // The longest the daemon keeps anything: samples for the retention, and the values of every
   // `expect` expression for 2 x within + 1m (here 5m), ready to be a baseline.
-  double retention_s = o.retention.empty() ? 120 : static_cast<double>(*duration_ms(o.retention)) / 1e3;
+  double retention_s =
+      o.retention.empty() ? 120 : static_cast<double>(*duration_ms(o.retention)) / 1e3;
   double kept_s = std::max(retention_s, 300.0);
   if (o.quiet_seconds + window < kept_s + 30) {
     std::printf(
