@@ -162,7 +162,7 @@ std::unique_ptr<Daemon::Loaded> Daemon::load(std::vector<std::string>& diagnosti
 
 int64_t Daemon::retention_ms(const PolicySet& set) const {
   if (config_.retention_seconds > 0) return ms(config_.retention_seconds);
-  if (!options_.record_path.empty() || !options_.report_path.empty()) return ms(3600);
+  if (!options_.record_path.empty() || !options_.report_path.empty()) return report_ms();
   // At least 1 ms (0 keeps everything): an instant selector reads the newest sample only.
   return std::max<int64_t>(1, ms(longest_history(set.modules, true).seconds));
 }

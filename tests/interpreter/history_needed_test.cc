@@ -11,14 +11,21 @@ using namespace setpoint::test;
 
 namespace {
 
-// The seconds the policy's trigger reads, and the longest need of the module with `within`.
-double trigger_need(const std::string& trigger) {
+// One module of `text`, which must parse without a diagnostic.
+std::vector<Module> one_module(const std::string& text) {
   Diagnostics d;
   std::vector<Module> modules;
-  modules.push_back(parse_text(
-      "knob k : int in 1..9\npolicy p {\n  trigger " + trigger + "\n  action set k = 2\n}\n", d));
+  modules.push_back(parse_text(text, d));
   REQUIRE(d.list().empty());
-  return longest_history(modules, false).seconds;
+  return modules;
+}
+
+// The seconds the policy's trigger reads.
+double trigger_need(const std::string& trigger) {
+  return longest_history(one_module("knob k : int in 1..9\npolicy p {\n  trigger " + trigger +
+                                    "\n  action set k = 2\n}\n"),
+                         false)
+      .seconds;
 }
 
 }  // namespace
@@ -39,13 +46,9 @@ TEST_CASE("under an offset or a subquery, an instant selector may take a sample 
 }
 
 TEST_CASE("with `within`, the longest expectation's window counts too, and says where it is") {
-  Diagnostics d;
-  std::vector<Module> modules;
-  modules.push_back(
-      parse_text("knob k : int in 1..9\npolicy p {\n  trigger rate(c[1m]) > 1\n  action set k = 2\n"
-                 "  expect x decreases by 10% within 2m\n}\n",
-                 d));
-  REQUIRE(d.list().empty());
+  std::vector<Module> modules = one_module(
+      "knob k : int in 1..9\npolicy p {\n  trigger rate(c[1m]) > 1\n  action set k = 2\n"
+      "  expect x decreases by 10% within 2m\n}\n");
   CHECK(longest_history(modules, false).seconds == 60);
   HistoryNeed need = longest_history(modules, true);
   CHECK(need.seconds == 120);
@@ -55,13 +58,9 @@ TEST_CASE("with `within`, the longest expectation's window counts too, and says 
 }
 
 TEST_CASE("a let read under an offset reads its own expression that much earlier") {
-  Diagnostics d;
-  std::vector<Module> modules;
-  modules.push_back(
-      parse_text("let y = avg_over_time(x[10m])\nlet z = y\nknob k : int in 1..9\npolicy p {\n"
-                 "  trigger z offset 10m > 1\n  action set k = 2\n}\n",
-                 d));
-  REQUIRE(d.list().empty());
+  std::vector<Module> modules = one_module(
+      "let y = avg_over_time(x[10m])\nlet z = y\nknob k : int in 1..9\npolicy p {\n"
+      "  trigger z offset 10m > 1\n  action set k = 2\n}\n");
   // 10m offset + 10m window; the bare names also allow a 5m lookback, which is less.
   CHECK(longest_history(modules, false).seconds == 1200);
 }
