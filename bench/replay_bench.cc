@@ -5,6 +5,7 @@
 // each, the engine's time per evaluation as percentiles.
 //
 //   build/release/bench/bench_replay [policies] [instances]
+//   build/release/bench/bench_replay tick
 #include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -211,6 +212,11 @@ void daemon_tick() {
 }  // namespace
 
 int main(int argc, char** argv) {
+  // `bench_replay tick`: the daemon-shaped tick alone, to profile it.
+  if (argc > 1 && std::string(argv[1]) == "tick") {
+    daemon_tick();
+    return 0;
+  }
   int policies = argc > 1 ? std::atoi(argv[1]) : 1000;
   int instances = argc > 2 ? std::atoi(argv[2]) : 5000;
   std::string setpoint = sibling_binary(argv[0]);

@@ -5,7 +5,6 @@
 
 #include <algorithm>
 #include <cerrno>
-#include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -18,7 +17,7 @@
 #include "cli/commands.h"
 #include "cli/diagnostic_json.h"
 #include "grammar/spelling.h"
-#include "interpreter/history_needed.h"
+#include "runtime/config_finding.h"
 #include "runtime/daemon_config.h"
 #include "runtime/policy_loader.h"
 
@@ -44,22 +43,7 @@ namespace {
 
 namespace fs = std::filesystem;
 
-// A finding about the config, in the config or in a policy file. It is shown like a policy
-// Diagnostic but has no code: the catalogue's codes are the policy language's, each triggered
-// by a policy file alone, and these need a config too.
-struct CheckFinding {
-  Severity severity = Severity::Error;
-  std::shared_ptr<const SourceFile> file;  // null when there is no line to show (a default)
-  std::string path;                        // the file, when `file` is null
-  Span span;
-  std::string message;
-  std::string hint;
-};
-
-size_t code_points(std::string_view s) {
-  return std::count_if(s.begin(), s.end(),
-                       [](char c) { return (static_cast<unsigned char>(c) & 0xC0) != 0x80; });
-}
+using CheckFinding = ConfigFinding;
 
 // The byte offset of a 1-based line and code-point column, clipped to the line.
 uint32_t offset_of(const SourceFile& file, uint32_t line, uint32_t column) {
@@ -84,40 +68,6 @@ CheckFinding at_config(const std::shared_ptr<const SourceFile>& file, ConfigPos 
   return f;
 }
 
-CheckFinding at_policy(const Module& m, Span span, std::string message, std::string hint) {
-  return {Severity::Error, m.file, m.file->path(), span, std::move(message), std::move(hint)};
-}
-
-// As render_text() draws a Diagnostic: location, severity, message, the line with a caret
-// under the span, the hint.
-std::string render_finding(const CheckFinding& f, bool color) {
-  const char* bold = color ? "\x1b[1m" : "";
-  const char* reset = color ? "\x1b[0m" : "";
-  const char* tint = !color ? "" : f.severity == Severity::Error ? "\x1b[1;31m" : "\x1b[1;35m";
-  std::string where = f.path;
-  if (f.file) {
-    Position p = f.file->position(f.span.begin);
-    where += ":" + std::to_string(p.line) + ":" + std::to_string(p.column);
-  }
-  std::string out = std::string(bold) + where + ": " + reset + tint +
-                    std::string(severity_name(f.severity)) + reset + bold + ": " + f.message +
-                    reset + "\n";
-  if (f.file) {
-    Position start = f.file->position(f.span.begin);
-    std::string shown(f.file->line_text(start.line));
-    std::replace(shown.begin(), shown.end(), '\t', ' ');
-    std::string number = std::to_string(start.line);
-    uint32_t line_end = f.file->line_start(start.line) + static_cast<uint32_t>(shown.size());
-    uint32_t end = std::min(std::max(f.span.end, f.span.begin), line_end);
-    size_t width = end > f.span.begin ? code_points(f.file->slice({f.span.begin, end})) : 0;
-    out += " " + number + " | " + shown + "\n";
-    out += " " + std::string(number.size(), ' ') + " | " + std::string(start.column - 1, ' ') +
-           std::string(std::max<size_t>(width, 1), '^') + "\n";
-  }
-  if (!f.hint.empty()) out += " = hint: " + f.hint + "\n";
-  return out;
-}
-
 nlohmann::json finding_json(const CheckFinding& f) {
   Position begin = f.file ? f.file->position(f.span.begin) : Position{0, 0};
   Position end = f.file ? f.file->position(std::max(f.span.end, f.span.begin)) : Position{0, 0};
@@ -129,30 +79,10 @@ nlohmann::json finding_json(const CheckFinding& f) {
 
 std::string quoted(std::string_view s) { return "'" + std::string(s) + "'"; }
 
-// "2h5m", "90s": a duration as the policy language writes one.
-std::string duration_words(double seconds) {
-  int64_t s = static_cast<int64_t>(std::ceil(seconds));
-  std::string out;
-  if (s >= 3600) out += std::to_string(s / 3600) + "h";
-  if (s % 3600 >= 60) out += std::to_string(s % 3600 / 60) + "m";
-  if (s % 60 || out.empty()) out += std::to_string(s % 60) + "s";
-  return out;
-}
-
 // `retention` must keep what the longest range, offset or `within` of the policies reads.
 void check_retention(const DaemonConfig& config, const std::string& shown, const PolicySet& set,
                      std::vector<CheckFinding>& out) {
-  HistoryNeed need = longest_history(set.modules, true);
-  double most = need.seconds;
-  const Module* where = need.module;
-  Span span = need.span;
-  // Unset, the daemon keeps what the policies read.
-  if (config.retention_seconds <= 0 || !where || most <= config.retention_seconds) return;
-  out.push_back(at_policy(*where, span,
-                          "this reads " + duration_words(most) + " of history, but " + shown +
-                              " keeps " + duration_words(config.retention_seconds) + " (retention)",
-                          "set retention = \"" + duration_words(most) + "\" or more in " + shown +
-                              ": the daemon forgets samples older than that"));
+  if (std::optional<ConfigFinding> f = retention_finding(config, shown, set)) out.push_back(*f);
 }
 
 // What the policies need from the config, and what the config offers them.

@@ -15,6 +15,7 @@
 #include <sstream>
 
 #include "interpreter/history_needed.h"
+#include "runtime/config_finding.h"
 #include "runtime/curl_multi.h"
 #include "runtime/engine_state_json.h"
 #include "runtime/event_json.h"
@@ -149,6 +150,11 @@ std::unique_ptr<Daemon::Loaded> Daemon::load(std::vector<std::string>& diagnosti
   }
   if (!diagnostics.empty() || !loaded->set.is_compiled) {
     if (diagnostics.empty()) diagnostics.push_back("the policies did not compile");
+    return nullptr;
+  }
+  // A store that forgets what a policy reads would feed it a partial window as if it were whole.
+  if (std::optional<ConfigFinding> f = retention_finding(config_, config_.path, loaded->set)) {
+    diagnostics.push_back(render_finding(*f, false));
     return nullptr;
   }
   loaded->hash = files_digest(loaded->set);

@@ -244,3 +244,38 @@ TEST_CASE("SIGTERM waits for an action in flight, then exits 0", "[e2e]") {
   CHECK(again.actions()[0]["status"] == "applied");
   CHECK(again.terminate() == 0);
 }
+
+TEST_CASE("run refuses a retention shorter than what the policies read", "[e2e]") {
+  TempDir dir;
+  const char* policy =
+      "knob pool : int in 1..100\n"
+      "policy p {\n  trigger avg_over_time(load[10m]) > 1.5\n  action set pool = pool + 10\n}\n";
+  DaemonFiles files = write_config(dir, policy, write_pool_argv(dir), "retention = \"5m\"");
+  ProcessResult r = run_setpoint({"run", "--config", files.config});
+  CHECK(r.exit_code == 2);
+  std::string path = dir.file("policies.setpoint");
+  CHECK(r.err.find("setpoint: the policies have errors:\n" + path +
+                   ":3:25: error: this reads 10m of history, but " + files.config +
+                   " keeps 5m (retention)\n"
+                   " 3 |   trigger avg_over_time(load[10m]) > 1.5\n"
+                   "   |                         ^^^^^^^^^\n"
+                   " = hint: set retention = \"10m\" or more in " +
+                   files.config + ": the daemon forgets samples older than that\n") !=
+        std::string::npos);
+}
+
+TEST_CASE("a reload reading more than the retention keeps the running policies", "[e2e]") {
+  TempDir dir;
+  Daemon d(dir, kPolicy, write_pool_argv(dir), "retention = \"5m\"");
+  std::string hash = d.status()["policy_set"];
+  write_text(
+      dir.file("policies.setpoint"),
+      "knob pool : int in 1..100\n"
+      "policy p {\n  trigger avg_over_time(load[1h]) > 1.5\n  action set pool = pool + 10\n}\n");
+  HttpResponse r = d.post("/api/v1/reload", "{}");
+  CHECK(r.status == 422);
+  CHECK(r.body.find("policies.setpoint:3:25: error: this reads 1h of history") !=
+        std::string::npos);
+  CHECK(d.status()["policy_set"] == hash);
+  CHECK(d.terminate() == 0);
+}
