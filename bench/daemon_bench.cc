@@ -648,14 +648,14 @@ int main(int argc, char** argv) {
   std::printf("memory: RSS %.1f MB at the window's start, %.1f MB at its end (%+.2f MB/min)\n",
               before->rss_mb, after->rss_mb, (after->rss_mb - before->rss_mb) * 60 / window);
   // The longest the daemon keeps anything: samples for the retention, and the values of every
-  // `expect` expression for 2 x within + 1m (here 5m), ready to be a baseline.
+  // `expect` expression for within + 1m (here 3m), ready to be a baseline.
   double retention_s =
       o.retention.empty() ? 120 : static_cast<double>(*duration_ms(o.retention)) / 1e3;
-  double kept_s = std::max(retention_s, 300.0);
+  double kept_s = std::max(retention_s, 180.0);
   if (o.quiet_seconds + window < kept_s + 30) {
     std::printf(
         "note: the run is shorter than what the daemon keeps (%.0f s: the retention, and "
-        "2 x within + 1m of each expectation's values): memory is still growing\n",
+        "within + 1m of each expectation's values): memory is still growing\n",
         kept_s);
   }
   std::printf(
